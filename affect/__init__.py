@@ -1,0 +1,1 @@
+"""affect: continuous valence-arousal recognition from face video and speech."""

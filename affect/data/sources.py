@@ -1,0 +1,138 @@
+"""Find a corpus's clips: which video, which label file, which side and split.
+
+Two layouts: Aff-Wild2's (DESIGN §3) and a generic CSV. Both give `ClipSource` records and
+a list of problems (bad rows, missing files) that the caller records and skips.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from affect.config import CorpusConfig
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+SIDES = ("left", "right")
+SPLIT_DIRS = {"Train_Set": "train", "Validation_Set": "validation"}
+SPLITS = ("train", "validation", "test")
+CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass
+class ClipSource:
+    clip: str
+    video: str
+    video_path: Path | None
+    label_path: Path | None
+    side: str | None
+    split: str
+    crops_dir: Path | None = None
+
+
+@dataclass
+class Problem:
+    clip: str
+    file: str
+    error: str
+
+
+def split_side(clip: str) -> tuple[str, str | None]:
+    """`video_left` → (`video`, `left`); other names have no side."""
+    for side in SIDES:
+        if clip.endswith(f"_{side}"):
+            return clip[: -len(side) - 1], side
+    return clip, None
+
+
+def index_videos(folder: Path) -> dict[str, list[Path]]:
+    """Every video file below `folder` by file stem."""
+    found: dict[str, list[Path]] = {}
+    if folder.is_dir():
+        for p in sorted(folder.rglob("*")):
+            if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
+                found.setdefault(p.stem, []).append(p)
+    return found
+
+
+def _find_video(clip: str, videos: dict[str, list[Path]]) -> tuple[str, Path | None]:
+    """A video named as the clip, else as the clip without its side suffix."""
+    if clip in videos:
+        return clip, videos[clip][0]
+    video, side = split_side(clip)
+    return video, (videos[video][0] if side and video in videos else None)
+
+
+def affwild2_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[Problem]]:
+    videos = index_videos(root / cfg.videos_dir)
+    crops_root = root / cfg.cropped_dir
+    sources: list[ClipSource] = []
+    problems: list[Problem] = []
+    ann = root / cfg.annotations_dir
+    if not ann.is_dir():
+        problems.append(Problem("", str(ann), "annotation folder not found"))
+    for split_dir, split in SPLIT_DIRS.items():
+        for label in sorted((ann / split_dir).glob("*.txt")):
+            sources.append(_source(label.stem, label, split, videos, crops_root))
+    test_list = root / cfg.test_list if cfg.test_list else None
+    if test_list and test_list.is_file():
+        for number, line in enumerate(test_list.read_text().splitlines(), start=1):
+            name = line.strip()
+            if not name:
+                continue
+            name = Path(name).stem if name.lower().endswith(VIDEO_SUFFIXES) else name
+            if not CLIP_ID.match(name):
+                problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r}"))
+                continue
+            sources.append(_source(name, None, "test", videos, crops_root))
+    if not sources and not problems:
+        problems.append(Problem("", str(ann), "no label files in Train_Set/ or Validation_Set/ and no test list"))
+    return sources, problems
+
+
+def _source(clip: str, label: Path | None, split: str, videos: dict[str, list[Path]], crops_root: Path) -> ClipSource:
+    video, path = _find_video(clip, videos)
+    crops = crops_root / clip
+    return ClipSource(clip, video, path, label, split_side(clip)[1], split, crops if crops.is_dir() else None)
+
+
+def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[Problem]]:
+    """Columns: clip, video (path), and optionally labels (path), side (left|right), split."""
+    path = root / cfg.csv
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        return [], [Problem("", str(path), f"cannot read the clip list: {e}")]
+    missing = {"clip", "video"} - set(table.columns)
+    if missing:
+        return [], [Problem("", str(path), f"missing column(s) {sorted(missing)}; have {list(table.columns)}")]
+    sources, problems = [], []
+    for i, row in table.iterrows():
+        where = f"{path}:{i + 2}"
+        clip = row["clip"].strip()
+        side = row.get("side", "").strip().lower() or None
+        split = row.get("split", "").strip().lower() or "train"
+        if not CLIP_ID.match(clip):
+            problems.append(Problem(clip, where, f"bad clip id {clip!r} (letters, digits, _ . - only)"))
+        elif side not in (None, *SIDES):
+            problems.append(Problem(clip, where, f"side must be left or right, got {side!r}"))
+        elif split not in SPLITS:
+            problems.append(Problem(clip, where, f"split must be one of {SPLITS}, got {split!r}"))
+        else:
+            video_path = root / row["video"].strip()
+            labels = row.get("labels", "").strip()
+            crops = root / cfg.cropped_dir / clip
+            sources.append(ClipSource(clip, video_path.stem, video_path, root / labels if labels else None,
+                                      side, split, crops if crops.is_dir() else None))
+    return sources, problems
+
+
+def find_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[Problem]]:
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    if cfg.layout == "affwild2":
+        return affwild2_sources(root, cfg)
+    if cfg.layout == "csv":
+        return csv_sources(root, cfg)
+    raise ValueError(f"corpus.layout must be 'affwild2' or 'csv', got {cfg.layout!r}")

@@ -1,0 +1,46 @@
+"""The pipeline's stages, in order. `get_stage(name)` imports a stage only when it is used."""
+from __future__ import annotations
+
+import importlib
+
+from affect.stages.base import ClipError, RunOptions, Stage, StageNotReady, StageReport
+
+# name -> (number, module:class); modules are imported lazily so that `affect --help` is fast
+STAGES: dict[str, tuple[int, str]] = {
+    "prepare": (0, "affect.stages.prepare:PrepareStage"),
+    "faces": (1, "affect.stages.faces:FacesStage"),
+}
+DESCRIPTIONS = {
+    "prepare": "00 read the corpus, probe videos, reconcile labels, write the manifest and folds",
+    "faces": "01 detect, track and align the target face of every frame",
+}
+
+
+def stage_names() -> list[str]:
+    return sorted(STAGES, key=lambda n: STAGES[n][0])
+
+
+def get_stage(name: str) -> type[Stage]:
+    if name not in STAGES:
+        raise KeyError(f"unknown stage {name!r}; stages: {', '.join(stage_names())}")
+    module, cls = STAGES[name][1].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def stage_range(start: str, stop: str) -> list[str]:
+    """Stages from `start` to `stop` inclusive; each given by name or number."""
+    names = stage_names()
+
+    def index(key: str) -> int:
+        if key.isdigit():
+            for i, n in enumerate(names):
+                if STAGES[n][0] == int(key):
+                    return i
+        if key in names:
+            return names.index(key)
+        raise KeyError(f"unknown stage {key!r}; stages: {', '.join(names)}")
+
+    return names[index(start): index(stop) + 1]
+
+
+__all__ = ["ClipError", "RunOptions", "Stage", "StageNotReady", "StageReport", "get_stage", "stage_names", "stage_range"]

@@ -1,0 +1,135 @@
+"""Stage 00 `prepare`: the manifest of clips, labels on video frames, folds by video."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from affect.cache import StageDir, digest, files_fingerprint, hashed_fields
+from affect.cache import atomic
+from affect.data.folds import assign_folds
+from affect.data.labels import LabelFileError, read_va_file
+from affect.data.manifest import COLUMNS, MANIFEST, labels_path
+from affect.data.probe import ProbeError, probe_video
+from affect.data.sources import ClipSource, find_sources
+from affect.stages.base import ClipError, RunOptions, Stage, StageReport
+
+log = logging.getLogger(__name__)
+
+
+def relative(path: Path | None, root: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+class PrepareStage(Stage):
+    """Reads the corpus, probes every video, reconciles labels with frames, writes the manifest."""
+
+    name = "prepare"
+    number = 0
+    version = 1
+
+    @property
+    def root(self) -> Path:
+        return Path(self.cfg.corpus.root)
+
+    def variant(self) -> str:
+        return self.cfg.corpus.layout
+
+    def extra_inputs(self) -> dict[str, str]:
+        sources, _ = find_sources(self.root, self.cfg.corpus)
+        files = {p for s in sources for p in (s.video_path, s.label_path, s.crops_dir) if p is not None and p.exists()}
+        for extra in (self.cfg.corpus.csv, self.cfg.corpus.test_list):
+            if extra and (self.root / extra).is_file():
+                files.add(self.root / extra)
+        return {"corpus": digest(hashed_fields(self.cfg.corpus)),
+                "files": files_fingerprint(self.root, (p.resolve() for p in files)) if files else ""}
+
+    def plan(self) -> str:
+        sources, problems = find_sources(self.root, self.cfg.corpus)
+        return f"{len(sources)} clips found in {self.root} ({len(problems)} problems)"
+
+    def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
+        sources, problems = find_sources(self.root, self.cfg.corpus)
+        errors = [{"clip": p.clip, "file": p.file, "error": p.error} for p in problems]
+        for e in errors:
+            log.error("prepare: %s: %s", e["file"], e["error"])
+        first_file: dict[str, str] = {}
+        rows: list[dict[str, Any]] = []
+        for src in tqdm(sources[: opts.limit] if opts.limit else sources, desc="prepare", unit="clip"):
+            origin = str(src.label_path or src.video_path)
+            if src.clip in first_file:
+                err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
+            else:
+                first_file[src.clip] = origin
+                try:
+                    row, labels = self.prepare_clip(src)
+                    if labels is not None:
+                        atomic.save_npy(labels_path(out.path, src.clip), labels)
+                    rows.append(row)
+                    continue
+                except ClipError as e:
+                    err = {"clip": src.clip, "file": e.file, "error": e.message}
+                except LabelFileError as e:
+                    err = {"clip": src.clip, "file": f"{e.path}:{e.line}" if e.line else str(e.path), "error": e.message}
+            log.error("prepare: clip %s: %s: %s", err["clip"], err["file"], err["error"])
+            errors.append(err)
+        table = pd.DataFrame(rows, columns=COLUMNS)
+        labelled = table["split"] != "test"
+        table["fold"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
+        if labelled.any():
+            table.loc[labelled, "fold"] = assign_folds(table.loc[labelled, "video"], table.loc[labelled, "frames"],
+                                                       self.cfg.prepare.folds, self.cfg.prepare.fold_seed)
+        with atomic.atomic_path(out.path / MANIFEST) as tmp:
+            table.to_csv(tmp, index=False)
+        out.save_errors(errors)
+        log.info("prepare: %d clips (%s), %d problems; manifest %s", len(table),
+                 ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), out.path / MANIFEST)
+        if opts.limit and opts.limit < len(sources):
+            return StageReport(self.name, out.path, "partial", len(table), len(errors))
+        out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors]})
+        return StageReport(self.name, out.path, "ran", len(table), len(errors))
+
+    def prepare_clip(self, src: ClipSource) -> tuple[dict[str, Any], np.ndarray | None]:
+        if src.video_path is None or not src.video_path.is_file():
+            where = src.video_path or self.root / self.cfg.corpus.videos_dir / f"{src.video}.mp4"
+            raise ClipError(where, f"video of clip {src.clip} not found")
+        try:
+            info = probe_video(src.video_path)
+        except ProbeError as e:
+            raise ClipError(src.video_path, str(e).removeprefix(f"{src.video_path}: ")) from None
+        labels = read_va_file(src.label_path) if src.label_path else None
+        if labels is None:
+            frames, diff, reconcile = info.frames, None, "no labels: one row per video frame"
+        else:
+            frames, diff = len(labels), len(labels) - info.frames
+            if abs(diff) > self.cfg.prepare.max_count_diff:
+                raise ClipError(src.label_path, f"{len(labels)} label lines but the video {src.video_path} has "
+                                f"{info.frames} frames (difference {diff} > prepare.max_count_diff)")
+            if diff > 0:
+                reconcile = f"labels {diff} longer: their last {diff} frames have no image (no face)"
+            elif diff < 0:
+                reconcile = f"video {-diff} frames longer: the extra frames are ignored"
+            else:
+                reconcile = "equal"
+            if diff:
+                log.info("prepare: clip %s: %s", src.clip, reconcile)
+        row = {
+            "clip": src.clip, "video": src.video, "side": src.side or "", "split": src.split,
+            "video_path": relative(src.video_path, self.root), "label_path": relative(src.label_path, self.root),
+            "crops_dir": relative(src.crops_dir, self.root), "fps": info.fps, "video_frames": info.frames,
+            "label_frames": len(labels) if labels is not None else None, "frames": frames,
+            "duration": frames / info.fps, "has_audio": info.has_audio, "audio_rate": info.audio_rate,
+            "width": info.width, "height": info.height,
+            "invalid_frames": int(np.isnan(labels).any(axis=1).sum()) if labels is not None else 0,
+            "count_diff": diff, "reconcile": reconcile,
+        }
+        return row, labels

@@ -1,0 +1,41 @@
+from dataclasses import dataclass, field
+
+from affect.cache import files_fingerprint, hashed_fields, stage_fingerprint
+from affect.config import load_config
+from affect.stages.prepare import PrepareStage
+
+
+@dataclass
+class Section:
+    a: int = 1
+    speed: int = field(default=8, metadata={"hash": False})
+
+
+def test_hashed_fields_skip_speed_knobs():
+    assert hashed_fields(Section()) == {"a": 1}
+    fp = lambda s: stage_fingerprint("x", 1, hashed_fields(s), {})  # noqa: E731
+    assert fp(Section(speed=64)) == fp(Section())
+    assert fp(Section(a=2)) != fp(Section())
+    assert stage_fingerprint("x", 2, {"a": 1}, {}) != stage_fingerprint("x", 1, {"a": 1}, {})
+    assert stage_fingerprint("x", 1, {"a": 1}, {"up": "1"}) != stage_fingerprint("x", 1, {"a": 1}, {"up": "2"})
+
+
+def test_files_fingerprint_follows_files(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("one")
+    before = files_fingerprint(tmp_path, [f])
+    assert files_fingerprint(tmp_path, [f]) == before
+    f.write_text("one more")
+    assert files_fingerprint(tmp_path, [f]) != before
+
+
+def test_one_config_value_changes_the_folder_and_nothing_reuses_it(tmp_path):
+    root = tmp_path / "corpus"
+    (root / "videos").mkdir(parents=True)
+    base = [f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}"]
+    a = PrepareStage(load_config(overrides=base)).output.path
+    assert PrepareStage(load_config(overrides=base)).output.path == a
+    assert PrepareStage(load_config(overrides=base + ["prepare.folds=3"])).output.path != a
+    # run-wide knobs that do not change results keep the folder
+    assert PrepareStage(load_config(overrides=base + ["device=cpu", "log_level=DEBUG"])).output.path == a
+    assert a.parent == tmp_path / "cache" / "corpus" / "prepare" and a.name.startswith("affwild2-")

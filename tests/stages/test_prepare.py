@@ -1,0 +1,103 @@
+"""Stage 00 on a tiny hand-made corpus with every kind of bad input beside good clips."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from affect.config import load_config
+from affect.data.manifest import load_labels, read_manifest
+from affect.stages import RunOptions
+from affect.stages.prepare import PrepareStage
+
+ANN = "annotations/VA_Estimation_Challenge"
+
+
+@pytest.fixture
+def corpus(tmp_path, make_video, make_labels):
+    root = tmp_path / "corpus"
+    v = root / "videos"
+    make_video(v / "a.mp4", 20, fps=25, audio_seconds=0.8)
+    make_video(v / "batch2" / "b.mp4", 20, fps=15)
+    make_video(v / "c.mp4", 20, fps=30)
+    make_video(v / "t.mp4", 12, fps=25)
+    (v / "broken.mp4").write_bytes(b"not a video at all")
+    lab = np.full((20, 2), 0.1)
+    lab[3:5] = -5
+    make_labels(root / ANN / "Train_Set" / "a.txt", lab)
+    make_labels(root / ANN / "Train_Set" / "b_left.txt", np.zeros((22, 2)))   # 2 lines longer than video
+    make_labels(root / ANN / "Train_Set" / "b_right.txt", np.zeros((22, 2)))
+    make_labels(root / ANN / "Validation_Set" / "c.txt", np.zeros((18, 2)))   # video 2 frames longer
+    make_labels(root / ANN / "Validation_Set" / "a.txt", lab)                # duplicate id
+    make_labels(root / ANN / "Train_Set" / "missing.txt", np.zeros((5, 2)))  # no video
+    make_labels(root / ANN / "Train_Set" / "broken.txt", np.zeros((5, 2)))   # unreadable video
+    make_labels(root / ANN / "Train_Set" / "c_left.txt", np.zeros((18, 2)), header="v,a")  # wrong header
+    (root / ANN / "test_set.txt").write_text("t\n")
+    return root
+
+
+def run_prepare(root, tmp_path, *overrides):
+    cfg = load_config(overrides=[f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2", *overrides])
+    stage = PrepareStage(cfg)
+    return stage, stage.run(RunOptions())
+
+
+def test_manifest_of_a_corpus_with_bad_inputs(corpus, tmp_path):
+    stage, report = run_prepare(corpus, tmp_path)
+    assert report.status == "ran"
+    m = read_manifest(stage.output.path).set_index("clip")
+    assert sorted(m.index) == ["a", "b_left", "b_right", "c", "t"]
+    assert m.loc["a", "split"] == "train" and m.loc["c", "split"] == "validation" and m.loc["t", "split"] == "test"
+    assert m.loc["b_left", "video"] == "b" and m.loc["b_left", "side"] == "left" and m.loc["a", "side"] is None
+    assert m.loc["b_left", "video_path"] == "videos/batch2/b.mp4"
+    assert (m.loc["a", "fps"], m.loc["b_left", "fps"], m.loc["c", "fps"]) == (25.0, 15.0, 30.0)
+    assert bool(m.loc["a", "has_audio"]) and not bool(m.loc["c", "has_audio"])
+    # label/frame count differences: labels define the frames; recorded and explained
+    assert (m.loc["b_left", "frames"], m.loc["b_left", "count_diff"]) == (22, 2)
+    assert (m.loc["c", "frames"], m.loc["c", "count_diff"]) == (18, -2)
+    assert "longer" in m.loc["c", "reconcile"] and m.loc["a", "reconcile"] == "equal"
+    assert m.loc["t", "frames"] == 12 and pd.isna(m.loc["t", "label_frames"]) and pd.isna(m.loc["t", "fold"])
+    assert m.loc["a", "invalid_frames"] == 2
+    assert m.loc["b_left", "fold"] == m.loc["b_right", "fold"]
+    labels = load_labels(stage.output.path, "a")
+    assert labels.dtype == np.float32 and labels.shape == (20, 2) and np.isnan(labels[3:5]).all()
+    assert not np.isnan(labels[5:]).any()
+    errors = pd.read_csv(stage.output.path / "errors.csv").set_index("clip")
+    assert set(errors.index) == {"a", "missing", "broken", "c_left"}
+    assert "duplicate" in errors.loc["a", "error"] and "Validation_Set/a.txt" in errors.loc["a", "file"]
+    assert "not found" in errors.loc["missing", "error"]
+    assert errors.loc["broken", "file"].endswith("broken.mp4") and "cannot open" in errors.loc["broken", "error"]
+    assert errors.loc["c_left", "file"].endswith("c_left.txt:1") and "header" in errors.loc["c_left", "error"]
+    assert (stage.output.path / "config.yaml").is_file() and (stage.output.path / "command.txt").is_file()
+
+
+def test_second_run_does_nothing_and_dry_run_writes_nothing(corpus, tmp_path):
+    stage, _ = run_prepare(corpus, tmp_path)
+    before = (stage.output.path / "manifest.csv").stat().st_mtime_ns
+    _, again = run_prepare(corpus, tmp_path)
+    assert again.status == "done-before"
+    assert (stage.output.path / "manifest.csv").stat().st_mtime_ns == before
+    cfg = load_config(overrides=[f"corpus.root={corpus}", f"cache_root={tmp_path / 'other'}"])
+    assert PrepareStage(cfg).run(RunOptions(dry_run=True)).status == "would-run"
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_changed_label_file_makes_a_new_output(corpus, tmp_path, make_labels):
+    stage, _ = run_prepare(corpus, tmp_path)
+    make_labels(corpus / ANN / "Train_Set" / "a.txt", np.full((20, 2), 0.3))
+    stage2, report = run_prepare(corpus, tmp_path)
+    assert report.status == "ran" and stage2.output.path != stage.output.path
+
+
+def test_generic_csv_layout(tmp_path, make_video, make_labels):
+    root = tmp_path / "mine"
+    make_video(root / "clips" / "x.mp4", 10, fps=25)
+    make_video(root / "clips" / "y.mp4", 8, fps=25)
+    make_labels(root / "va" / "x.csv", np.zeros((10, 2)))
+    (root / "list.csv").write_text("clip,video,labels,side,split\n"
+                                   "x,clips/x.mp4,va/x.csv,,train\n"
+                                   "y,clips/y.mp4,,,test\n"
+                                   "z,clips/z.mp4,,middle,train\n")
+    stage, report = run_prepare(root, tmp_path, "corpus.layout=csv", "corpus.csv=list.csv")
+    m = read_manifest(stage.output.path).set_index("clip")
+    assert sorted(m.index) == ["x", "y"] and m.loc["x", "frames"] == 10 and m.loc["y", "split"] == "test"
+    errors = pd.read_csv(stage.output.path / "errors.csv")
+    assert errors["file"].tolist() == [f"{root / 'list.csv'}:4"] and "side" in errors["error"][0]
