@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return run_stages(stage_range(args.stage, args.stop_stage), args)
         return run_stages([args.command], args)
-    except (ConfigError, StageNotReady, KeyError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, StageNotReady, KeyError, FileNotFoundError) as e:
         log.error("%s", e.args[0] if isinstance(e, KeyError) else e)
         return 2
 

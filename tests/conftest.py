@@ -57,3 +57,13 @@ def make_video():
 @pytest.fixture
 def make_labels():
     return write_labels
+
+
+@pytest.fixture(scope="session")
+def synth_corpus(tmp_path_factory):
+    """A small generated Aff-Wild2-style corpus (every awkward case), made once per session."""
+    from affect.synth.corpus import generate_corpus
+
+    root = tmp_path_factory.mktemp("synth") / "corpus"
+    record = generate_corpus(root, clips=6, seconds=3.0, seed=7, cropped_aligned=True)
+    return root, record

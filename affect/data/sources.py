@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from affect.config import CorpusConfig
+from affect.config import ConfigError, CorpusConfig
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 SIDES = ("left", "right")
@@ -135,4 +135,4 @@ def find_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[
         return affwild2_sources(root, cfg)
     if cfg.layout == "csv":
         return csv_sources(root, cfg)
-    raise ValueError(f"corpus.layout must be 'affwild2' or 'csv', got {cfg.layout!r}")
+    raise ConfigError(f"corpus.layout must be 'affwild2' or 'csv', got {cfg.layout!r}")
