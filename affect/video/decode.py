@@ -1,0 +1,193 @@
+"""Streaming video decode with PyAV: RGB uint8 frames in batches, memory bounded by one batch.
+
+Frames are numbered 0, 1, 2, ... in the order the decoder outputs them (presentation order),
+which is the order of Aff-Wild2's label lines (line i+1 = frame i = image `%05d.jpg` % (i+1)).
+
+Resolution. With `max_side`, frames are scaled (by swscale, area filter, while converting from
+YUV) so that their longer side is at most `max_side`; they are never enlarged. `VideoInfo`
+holds the factor per axis (`scale_x = out_width / width`). Decision: anything a caller
+stores (boxes, landmarks) is expressed in ORIGINAL-frame pixels, which do not depend on this
+speed setting; `VideoInfo.to_original()` maps decoded-resolution coordinates back. With
+`keep_full=True` a batch also carries the frames at the original resolution, so that faces
+can be detected on small frames and cut out of the full-resolution ones.
+
+Errors. A file that cannot be opened, has no video stream or yields no frame raises
+`VideoError` naming the file. A decode error after some frames first yields every frame
+decoded before it, then raises `VideoError` (the frames already yielded stay valid; the
+caller decides what the missing rest means). The decoder is never resumed after an error:
+skipping a broken packet would shift the index of every later frame.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+log = logging.getLogger(__name__)
+
+
+class VideoError(Exception):
+    """A video cannot be opened or decoded. `str(e)` is `"<path>: <reason>"`."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about the first video stream, and the decoded size."""
+
+    path: Path
+    width: int  # original frame width (pixels)
+    height: int  # original frame height
+    fps: float  # average frame rate from the container (0.0 if unknown)
+    declared_frames: int  # frame count from the container header (0 if unknown; often approximate)
+    out_width: int  # width of decoded frames (== width unless max_side shrinks it)
+    out_height: int  # height of decoded frames
+
+    @property
+    def scale_x(self) -> float:
+        return self.out_width / self.width
+
+    @property
+    def scale_y(self) -> float:
+        return self.out_height / self.height
+
+    @property
+    def scaled(self) -> bool:
+        return (self.out_width, self.out_height) != (self.width, self.height)
+
+    def to_original(self, xy: np.ndarray) -> np.ndarray:
+        """Map points `[..., 2]` (x, y) from decoded-frame pixels to original-frame pixels."""
+        xy = np.asarray(xy, dtype=np.float32)
+        return xy / np.array([self.scale_x, self.scale_y], dtype=np.float32)
+
+
+@dataclass
+class FrameBatch:
+    """Consecutive frames `start .. start+len-1` of one video."""
+
+    start: int  # index of the first frame in the video (0-based)
+    frames: np.ndarray  # [B, out_height, out_width, 3] uint8 RGB
+    full: np.ndarray | None = None  # [B, height, width, 3] original size; only with keep_full and a downscale
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(width, height) after shrinking the longer side to at most `max_side` (aspect kept)."""
+    if not max_side or max(width, height) <= max_side:
+        return width, height
+    s = max_side / max(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
+    """Open `path`, read its first video stream's header, close it. Raises `VideoError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(path, "file not found")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(path, "no video stream in the file")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else 0.0
+            declared = int(stream.frames or 0)
+    except av.FFmpegError as e:
+        raise VideoError(path, f"cannot open: {e}") from e
+    if width <= 0 or height <= 0:
+        raise VideoError(path, f"video stream has no frame size ({width}x{height})")
+    out_w, out_h = output_size(width, height, max_side)
+    return VideoInfo(path, width, height, fps, declared, out_w, out_h)
+
+
+class VideoReader:
+    """Decode a video as a stream of `FrameBatch`es of at most `batch_size` frames.
+
+    `stop`: frames from index `stop` on are decoded (to count them in `decoded`) but not
+    converted nor yielded. `threaded`: let FFmpeg decode with several threads (faster on
+    large frames when cores are idle; pointless when they are all busy detecting).
+    After iteration, `decoded` is the number of frames the decoder produced and `error` the
+    decode error message, if any (also raised as `VideoError`).
+    """
+
+    def __init__(self, path: str | Path, *, batch_size: int = 32, max_side: int | None = None,
+                 keep_full: bool = False, stop: int | None = None, threaded: bool = True) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.path = Path(path)
+        self.info = probe_video(self.path, max_side)
+        self.batch_size = batch_size
+        self.keep_full = keep_full and self.info.scaled
+        self.stop = stop
+        self.threaded = threaded
+        self.decoded = 0
+        self.error: str | None = None
+
+    def _convert(self, frame: av.VideoFrame, to_small: VideoReformatter,
+                 to_full: VideoReformatter) -> tuple[np.ndarray, np.ndarray | None]:
+        """RGB arrays of one frame; the reformatters keep their swscale context between frames."""
+        info = self.info
+        small = to_small.reformat(frame, info.out_width, info.out_height, "rgb24", interpolation="AREA").to_ndarray()
+        full = None
+        if self.keep_full:
+            full = to_full.reformat(frame, info.width, info.height, "rgb24").to_ndarray()
+        return small, full
+
+    def _batch(self, start: int, small: list[np.ndarray], full: list[np.ndarray]) -> FrameBatch:
+        return FrameBatch(start, np.stack(small), np.stack(full) if full else None)
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        self.decoded, self.error = 0, None
+        small: list[np.ndarray] = []
+        full: list[np.ndarray] = []
+        start = 0
+        try:
+            container = av.open(str(self.path))
+        except av.FFmpegError as e:
+            raise VideoError(self.path, f"cannot open: {e}") from e
+        to_small, to_full = VideoReformatter(), VideoReformatter()
+        with container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO" if self.threaded else "NONE"
+            try:
+                for frame in container.decode(stream):
+                    if self.decoded == 0 and getattr(frame, "rotation", 0):
+                        log.warning("%s: frames carry a %d° rotation flag; it is not applied",
+                                    self.path, frame.rotation)
+                    if self.stop is None or self.decoded < self.stop:
+                        s, f = self._convert(frame, to_small, to_full)
+                        small.append(s)
+                        if f is not None:
+                            full.append(f)
+                    self.decoded += 1
+                    if len(small) == self.batch_size:
+                        yield self._batch(start, small, full)
+                        start += len(small)
+                        small, full = [], []
+            except (av.FFmpegError, ValueError) as e:
+                self.error = f"decode error after {self.decoded} frames: {e}"
+        if small:
+            yield self._batch(start, small, full)
+        if self.error is not None:
+            raise VideoError(self.path, self.error)
+        if self.decoded == 0:
+            raise VideoError(self.path, "no frames could be decoded (zero-frame video?)")
+
+
+def iter_frames(path: str | Path, batch_size: int = 32,
+                max_side: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """`(start_index, frames[B, H, W, 3] uint8)` for every batch of a video (see `VideoReader`)."""
+    for batch in VideoReader(path, batch_size=batch_size, max_side=max_side):
+        yield batch.start, batch.frames

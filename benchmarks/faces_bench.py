@@ -1,0 +1,190 @@
+"""Stage 01 `faces` benchmark: speed of `extract_faces` against bare MTCNN, and its peak memory.
+
+    python benchmarks/faces_bench.py                 # full run (~8 min on 2 CPU cores)
+    python benchmarks/faces_bench.py --minutes 0.5 2 --speed-seconds 10 --rounds 2   # quicker
+
+Videos are generated in a temporary folder: 320x240 at 25 fps, skimage's coffee photo as the
+background, the astronaut's head moving over it and leaving the picture for 1 s every 10 s.
+
+1. Speed: frames/s of `extract_faces` (decode + detect + track + align + JPEG store) and of a
+   bare loop of facenet-pytorch's `MTCNN.detect` over the same frames, already decoded, in
+   batches of the same size. Runs alternate and the best of `--rounds` is kept (the machine may be shared).
+   Aim: ratio >= 0.85.
+2. Memory: peak RSS (`ru_maxrss`) of `extract_faces` on a short and a long video, each in a
+   fresh subprocess, beside the RSS of a process that only loaded the detector and ran one
+   batch; "end" is the RSS when the clip is done. Aim: long within 10% of short (memory does
+   not grow with video length). Importing torch and facenet-pytorch alone takes ~0.85 GB;
+   see `affect/face/heap.py` for what made the peak climb and how it is kept flat.
+3. Crop store: kB per stored crop, random and sequential batched read speed (`CropReader`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.data import astronaut, coffee
+
+from affect.face.config import FacesConfig
+from affect.face.crops import BIN_NAME, CropReader
+from affect.face.detect import FaceDetector
+from affect.face.extract import extract_faces
+from affect.video.decode import VideoReader
+from affect.video.encode import write_video
+
+W, H, FPS = 320, 240, 25
+
+
+def scene_frames(n: int):
+    """The benchmark scene, frame by frame."""
+    bg = np.asarray(Image.fromarray(coffee()).resize((W, H), Image.BILINEAR))
+    head = np.asarray(Image.fromarray(astronaut()[17:217, 124:324]).resize((120, 120), Image.BILINEAR))
+    for i in range(n):
+        frame = bg.copy()
+        if i % (10 * FPS) < 9 * FPS:  # away for the last second of every 10
+            t = i / FPS
+            x = int(100 + 80 * np.sin(2 * np.pi * t / 7))
+            y = int(60 + 40 * np.sin(2 * np.pi * t / 5))
+            frame[y:y + 120, x:x + 120] = head
+        yield frame
+
+
+def make_video(path: Path, seconds: float) -> tuple[Path, int]:
+    n = int(round(seconds * FPS))
+    write_video(path, scene_frames(n), fps=FPS)
+    return path, n
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def rss_mb() -> float:
+    """Current RSS (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def child(mode: str, video: str, frames: int, batch_size: int) -> None:
+    """Run in a fresh process; print one JSON line."""
+    cfg = FacesConfig(batch_size=batch_size)
+    detector = FaceDetector(cfg, torch.device("cpu"))
+    result: dict = {"mode": mode, "frames": frames}
+    if mode == "idle":
+        batch = next(iter(VideoReader(video, batch_size=batch_size)))
+        detector.detect(batch.frames)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            summary = extract_faces(Path(video), Path(tmp), frames=frames, side=None, cfg=cfg, detector=detector)
+            result["seconds"] = time.perf_counter() - t0
+            result["found"] = summary["found"]
+    result["peak_rss_mb"] = peak_rss_mb()
+    result["end_rss_mb"] = rss_mb()
+    print(json.dumps(result))
+
+
+def run_child(mode: str, video: Path, frames: int, batch_size: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(video), str(frames), str(batch_size)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def speed(video: Path, frames: int, batch_size: int, rounds: int, out: Path) -> tuple[float, float, int]:
+    """Best-of-`rounds` seconds of the bare detect loop and of extract_faces on the same frames."""
+    cfg = FacesConfig(batch_size=batch_size)
+    detector = FaceDetector(cfg, torch.device("cpu"))
+    decoded = np.concatenate([b.frames for b in VideoReader(video, batch_size=batch_size)])
+    detector.detect(decoded[:batch_size])  # warm-up
+    bare, full, found = [], [], 0
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        for s in range(0, len(decoded), batch_size):  # facenet-pytorch's own call, nothing else
+            detector.mtcnn.detect(torch.from_numpy(decoded[s:s + batch_size]), landmarks=True)
+        bare.append(time.perf_counter() - t0)
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        found = extract_faces(video, out, frames=frames, side=None, cfg=cfg, detector=detector)["found"]
+        full.append(time.perf_counter() - t0)
+    return min(bare), min(full), found
+
+
+def crop_store(out: Path, batch: int = 64, reads: int = 20) -> tuple[float, float, float]:
+    """kB per stored crop, and crops/s of random and of sequential batched reads."""
+    reader = CropReader(out)
+    have = np.nonzero(reader.has_crop)[0]
+    kb = (out / BIN_NAME).stat().st_size / len(have) / 1024
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    for _ in range(reads):
+        reader.read(rng.choice(have, batch))
+    rand = reads * batch / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for s in range(0, len(reader), batch):
+        reader.read(np.arange(s, min(s + batch, len(reader))))
+    seq = reader.has_crop.sum() / (time.perf_counter() - t0)
+    return kb, rand, seq
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, nargs=2, default=[1.0, 4.0], help="short and long video (minutes)")
+    p.add_argument("--speed-seconds", type=float, default=20.0, help="video length for the speed comparison")
+    p.add_argument("--rounds", type=int, default=3, help="alternating speed rounds (best kept)")
+    p.add_argument("--batch-size", type=int, default=FacesConfig().batch_size)
+    p.add_argument("--child", nargs=4, metavar=("MODE", "VIDEO", "FRAMES", "BATCH"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        mode, video, frames, bs = args.child
+        child(mode, video, int(frames), int(bs))
+        return
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch size {args.batch_size}, "
+          f"{W}x{H} @ {FPS} fps")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        sv, sn = make_video(tmp / "speed.mp4", args.speed_seconds)
+        short, short_n = make_video(tmp / "short.mp4", args.minutes[0] * 60)
+        long, long_n = make_video(tmp / "long.mp4", args.minutes[1] * 60)
+        print(f"videos generated in {time.perf_counter() - t0:.1f} s")
+
+        bare, full, found = speed(sv, sn, args.batch_size, args.rounds, tmp / "out")
+        print(f"\n1. speed, {sn} frames ({found} with a face), best of {args.rounds}")
+        print(f"{'':28s}{'seconds':>10s}{'frames/s':>10s}")
+        print(f"{'bare MTCNN detect loop':28s}{bare:10.2f}{sn / bare:10.1f}")
+        print(f"{'extract_faces':28s}{full:10.2f}{sn / full:10.1f}")
+        print(f"{'ratio extract / bare':28s}{'':10s}{bare / full:10.3f}   (aim >= 0.85)")
+
+        idle = run_child("idle", sv, sn, args.batch_size)
+        rows = [(f"{args.minutes[0]:g} min", short_n, run_child("extract", short, short_n, args.batch_size)),
+                (f"{args.minutes[1]:g} min", long_n, run_child("extract", long, long_n, args.batch_size))]
+        print("\n2. peak memory (RSS high-water mark, fresh process each)")
+        print(f"{'':28s}{'frames':>8s}{'peak MB':>10s}{'end MB':>10s}{'frames/s':>10s}")
+        print(f"{'detector loaded + 1 batch':28s}{'':8s}{idle['peak_rss_mb']:10.0f}{idle['end_rss_mb']:10.0f}")
+        for name, n, r in rows:
+            print(f"{'extract_faces ' + name:28s}{n:8d}{r['peak_rss_mb']:10.0f}{r['end_rss_mb']:10.0f}"
+                  f"{n / r['seconds']:10.1f}")
+        ratio = rows[1][2]["peak_rss_mb"] / rows[0][2]["peak_rss_mb"]
+        print(f"{'ratio long / short (peak)':28s}{'':8s}{ratio:10.3f}   (aim <= 1.10)")
+
+        kb, rand, seq = crop_store(tmp / "out")
+        size = FacesConfig().size
+        print(f"\n3. crop store ({size}x{size} JPEG q{FacesConfig().jpeg_quality}; raw would be "
+              f"{size * size * 3 / 1024:.0f} kB)")
+        print(f"{'kB per crop':28s}{kb:10.1f}")
+        print(f"{'random reads, crops/s':28s}{rand:10.0f}   (batches of 64, one process)")
+        print(f"{'sequential reads, crops/s':28s}{seq:10.0f}")
+
+
+if __name__ == "__main__":
+    main()
