@@ -10,7 +10,7 @@ background, the astronaut's head moving over it and leaving the picture for 1 s 
    bare loop of facenet-pytorch's `MTCNN.detect` over the same frames, already decoded, in
    batches of the same size. Runs alternate and the best of `--rounds` is kept (the machine may be shared).
    Aim: ratio >= 0.85.
-2. Memory: peak RSS (`ru_maxrss`) of `extract_faces` on a short and a long video, each in a
+2. Memory: peak RSS (`VmHWM`) of `extract_faces` on a short and a long video, each in a
    fresh subprocess, beside the RSS of a process that only loaded the detector and ran one
    batch; "end" is the RSS when the clip is done. Aim: long within 10% of short (memory does
    not grow with video length). Importing torch and facenet-pytorch alone takes ~0.85 GB;
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -64,14 +63,26 @@ def make_video(path: Path, seconds: float) -> tuple[Path, int]:
     return path, n
 
 
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise KeyError(key)
+
+
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    """RSS high-water mark of this process (Linux `VmHWM`).
+
+    Not `ru_maxrss`: that one survives exec, so a child started by a big parent would report
+    the parent's size at fork time.
+    """
+    return _status_mb("VmHWM")
 
 
 def rss_mb() -> float:
-    """Current RSS (Linux)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    """Current RSS (Linux `VmRSS`)."""
+    return _status_mb("VmRSS")
 
 
 def child(mode: str, video: str, frames: int, batch_size: int) -> None:
