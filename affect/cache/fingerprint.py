@@ -31,8 +31,9 @@ def stage_fingerprint(stage: str, version: int, config: dict[str, Any], inputs: 
 
 def files_fingerprint(root: Path, paths: Iterable[Path]) -> str:
     """Hash of (relative path, size, mtime) of each file: cheap, and changes when a file does."""
+    root = root.resolve()
     rows = []
-    for p in sorted(paths):
+    for p in sorted(Path(p).resolve() for p in paths):
         st = p.stat()
         rows.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
     return digest(rows)

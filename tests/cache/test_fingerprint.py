@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from affect.cache import files_fingerprint, hashed_fields, stage_fingerprint
 from affect.config import load_config
@@ -20,11 +21,15 @@ def test_hashed_fields_skip_speed_knobs():
     assert stage_fingerprint("x", 1, {"a": 1}, {"up": "1"}) != stage_fingerprint("x", 1, {"a": 1}, {"up": "2"})
 
 
-def test_files_fingerprint_follows_files(tmp_path):
+def test_files_fingerprint_follows_files(tmp_path, monkeypatch):
     f = tmp_path / "a.txt"
     f.write_text("one")
     before = files_fingerprint(tmp_path, [f])
     assert files_fingerprint(tmp_path, [f]) == before
+    import os
+
+    monkeypatch.chdir(tmp_path.parent)  # a relative root and relative paths give the same fingerprint
+    assert files_fingerprint(Path(tmp_path.name), [Path(tmp_path.name) / "a.txt"]) == before
     f.write_text("one more")
     assert files_fingerprint(tmp_path, [f]) != before
 
