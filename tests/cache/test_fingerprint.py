@@ -26,8 +26,6 @@ def test_files_fingerprint_follows_files(tmp_path, monkeypatch):
     f.write_text("one")
     before = files_fingerprint(tmp_path, [f])
     assert files_fingerprint(tmp_path, [f]) == before
-    import os
-
     monkeypatch.chdir(tmp_path.parent)  # a relative root and relative paths give the same fingerprint
     assert files_fingerprint(Path(tmp_path.name), [Path(tmp_path.name) / "a.txt"]) == before
     f.write_text("one more")
