@@ -8,19 +8,20 @@ symmetric (eyes level, nose and mouth centred on x = 0.5), normalised to [0, 1]:
 
 The ArcFace crop is tight (chin and brow cut) — fine for identity, too tight for expression.
 `template_scale` shrinks it about the crop centre: at the default 0.75 and size 224 the eyes
-sit at (85.6, 105.4) and (138.4, 105.4), the mouth corners at y = 166.4, so the whole head
+sit at (85.1, 104.9) and (137.9, 104.9), the mouth corners at y = 165.9, so the whole head
 (brow, chin, some hair) is in the crop with a margin of ~20 px. `template_shift_y` moves the
 face down (positive) or up, as a fraction of the crop side.
 
 Coordinates use the pixel-index convention of MTCNN and OpenCV (pixel i has its centre at i).
 The matrix `M` [2, 3] maps frame coordinates to crop coordinates: crop = M @ [x, y, 1].
 
-Warp. Pillow's `Image.transform(AFFINE, BILINEAR)` per face, on just the frame region the crop
-covers; when the face is shrunk by 2x or more that region is first box-filtered with
-`Image.reduce` (no aliasing). Measured on this machine (2 CPU cores), per 224 px crop:
-Pillow 0.8 ms (320x240 frame), 1.1 ms (1280x720), 1.6 ms (1920x1080); torch `affine_grid` +
-`grid_sample` on a batch of 32: 2.7, 5.0 and 21 ms, because it must convert whole frames to
-float. Pillow is therefore the warp used here.
+Warp. Only the frame region a crop needs is used; when the face is shrunk by k >= 2 that region
+is first box-filtered k times (Pillow `reduce`, no aliasing). Then bilinear sampling with torch
+`affine_grid` + `grid_sample`, the regions of up to 8 crops stacked in one call. Measured on
+this machine (2 CPU cores), per 224 px crop from 320x240 frames: 0.43 ms this way; 0.93 ms
+with Pillow `Image.transform(AFFINE, BILINEAR)` per crop (same pixels within 1 grey level);
+2.7 ms with `grid_sample` over whole frames (converting full frames to float dominates, 21 ms
+at 1920x1080).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ import math
 from typing import Sequence
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from PIL import Image
 
 # symmetric ArcFace reference in [0, 1] (see the module docstring)
@@ -77,42 +80,64 @@ def apply_transform(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ np.swapaxes(m[..., :2], -1, -2) + m[..., None, :, 2]
 
 
-def warp_face(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
-    """The `size` x `size` crop of `image` (uint8 [H, W, 3]) under `M`; outside the frame is black."""
+def _plan(shape: tuple[int, ...], m: np.ndarray, size: int) -> tuple[tuple[int, int, int, int], int, np.ndarray]:
+    """What a crop needs from its frame: the region (x0, y0, x1, y1), the box-filter factor k,
+    and the 3x3 map from crop pixels to pixels of the region shrunk k times."""
     m = np.asarray(m, dtype=np.float64)
     if not np.isfinite(m).all() or abs(np.linalg.det(m[:, :2])) < 1e-12:
         raise ValueError(f"not an invertible transform: {m.tolist()}")
     a_inv = np.linalg.inv(m[:, :2])
     t = m[:, 2]
-    # crop pixel centres -> frame pixel coordinates; the region of the frame the crop needs
     corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, size - 0.5]])
     src = (corners - t) @ a_inv.T
-    h, w = image.shape[:2]
-    x0 = max(0, math.floor(src[:, 0].min()) - 1)
-    y0 = max(0, math.floor(src[:, 1].min()) - 1)
-    x1 = min(w, math.ceil(src[:, 0].max()) + 2)
-    y1 = min(h, math.ceil(src[:, 1].max()) + 2)
-    if x1 <= x0 or y1 <= y0:
-        return np.zeros((size, size, 3), np.uint8)
-    region = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
-    # Pillow's continuous coordinates put pixel i's centre at i + 0.5: crop (Pillow) -> region (Pillow)
+    h, w = shape[:2]
+    x0 = min(max(0, math.floor(src[:, 0].min()) - 1), w)
+    y0 = min(max(0, math.floor(src[:, 1].min()) - 1), h)
+    x1 = max(min(w, math.ceil(src[:, 0].max()) + 2), x0)
+    y1 = max(min(h, math.ceil(src[:, 1].max()) + 2), y0)
     k = max(1, int(1.0 / math.sqrt(abs(np.linalg.det(m[:, :2])))))  # frame pixels per crop pixel
-    if k >= 2:
-        region = region.reduce(k)
-    coef = a_inv / k
-    off = (-a_inv @ (t + 0.5) + 0.5 - np.array([x0, y0])) / k
-    data = (coef[0, 0], coef[0, 1], off[0], coef[1, 0], coef[1, 1], off[1])
-    out = region.transform((size, size), Image.Transform.AFFINE, data=data,
-                           resample=Image.Resampling.BILINEAR)
-    return np.asarray(out)
+    # pixel j of the k-times shrunk region averages frame pixels x0 + k*j .. x0 + k*j + k - 1
+    to_region = np.eye(3)
+    to_region[:2, :2] = a_inv / k
+    to_region[:2, 2] = (-a_inv @ t - np.array([x0, y0]) - (k - 1) / 2) / k
+    return (x0, y0, x1, y1), k, to_region
 
 
-def warp_faces(images: Sequence[np.ndarray], matrices: np.ndarray, size: int) -> np.ndarray:
-    """Batched `warp_face`: `images[i]` under `matrices[i]` -> uint8 `[n, size, size, 3]`."""
+def warp_faces(images: Sequence[np.ndarray], matrices: np.ndarray, size: int, chunk: int = 8) -> np.ndarray:
+    """`images[i]` (uint8 [H, W, 3]) under `matrices[i]` -> uint8 `[n, size, size, 3]` crops.
+
+    Outside the frame is black. Bilinear sampling; faces shrunk by k >= 2 are box-filtered by k
+    first. Raises ValueError for a matrix that is not invertible.
+    """
     out = np.zeros((len(images), size, size, 3), np.uint8)
-    for i, (img, m) in enumerate(zip(images, matrices)):
-        out[i] = warp_face(img, m, size)
+    # crop pixel index -> [-1, 1] grid coordinates of affine_grid (align_corners=False), and back
+    from_unit = np.array([[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]])
+    for s in range(0, len(images), chunk):
+        regions, maps = [], []
+        for image, m in zip(images[s:s + chunk], matrices[s:s + chunk]):
+            (x0, y0, x1, y1), k, to_region = _plan(image.shape, m, size)
+            region = image[y0:y1, x0:x1]
+            if k >= 2 and region.size:
+                region = np.asarray(Image.fromarray(np.ascontiguousarray(region)).reduce(k))
+            regions.append(region)
+            maps.append(to_region)
+        hc = max(1, max(r.shape[0] for r in regions))
+        wc = max(1, max(r.shape[1] for r in regions))
+        canvas = np.zeros((len(regions), hc, wc, 3), np.uint8)
+        for i, r in enumerate(regions):
+            canvas[i, :r.shape[0], :r.shape[1]] = r
+        to_unit = np.array([[2 / wc, 0, 1 / wc - 1], [0, 2 / hc, 1 / hc - 1], [0, 0, 1]])
+        theta = torch.tensor(np.stack([(to_unit @ mp @ from_unit)[:2] for mp in maps]), dtype=torch.float32)
+        grid = F.affine_grid(theta, [len(regions), 3, size, size], align_corners=False)
+        crops = F.grid_sample(torch.from_numpy(canvas).permute(0, 3, 1, 2).float(), grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=False)
+        out[s:s + len(regions)] = crops.permute(0, 2, 3, 1).round_().clamp_(0, 255).to(torch.uint8).numpy()
     return out
+
+
+def warp_face(image: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
+    """The `size` x `size` crop of `image` (uint8 [H, W, 3]) under `M` (see `warp_faces`)."""
+    return warp_faces([image], np.asarray(m)[None], size)[0]
 
 
 class Aligner:

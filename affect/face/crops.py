@@ -9,8 +9,9 @@ are written as a stream (frames appended in order, the index written at close) a
 randomly through one memory map. JPEG rather than raw pixels: at size 224 and quality 95 a
 face crop takes 14 kB (benchmark scene) to 18 kB (the astronaut photo's face) instead of
 147 kB raw, 8-10x smaller (Aff-Wild2's 2.8M frames: ~45 GB instead of ~420 GB), and
-Pillow decodes ~4,200 crops/s (random batches of 64, one core of this 2-core machine), far
-above what a backbone consumes on the same CPU. Figures from `benchmarks/faces_bench.py`.
+Pillow decodes 4,100-4,900 crops/s (random batches of 64, one process on this 2-core
+machine), far above what a backbone consumes on the same CPU. Figures from
+`benchmarks/faces_bench.py`.
 
 `CropReader` holds no open file when pickled, so it can be handed to DataLoader workers.
 """

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 # not depend on the batch size (70 fps at 8, 16 or 32 frames, 320x240, 2 cores) while its
 # working memory grows with it. On a GPU the whole batch goes at once.
 CPU_CHUNK = 8
+# ... and every this many batches the freed heap is handed back to the OS (see affect.face.heap)
+TRIM_EVERY = 8
 
 
 @dataclass
@@ -49,8 +51,8 @@ class FaceDetector:
 
     Left/right eye are as they appear in the image (left = smaller x), as MTCNN reports them.
     On the CPU the batch is run in chunks of `CPU_CHUNK` frames, oneDNN's primitive cache is
-    capped and the freed heap is trimmed after every batch, which keeps memory flat along long
-    videos (see `affect.face.heap`).
+    capped and the freed heap is trimmed every `TRIM_EVERY` batches, which keeps memory flat
+    along long videos (see `affect.face.heap`).
     """
 
     def __init__(self, cfg: FacesConfig, device: torch.device | str = "cpu") -> None:
@@ -61,6 +63,7 @@ class FaceDetector:
                            factor=cfg.factor, keep_all=True, select_largest=False, post_process=False,
                            device=self.device)
         self.mtcnn.eval()
+        self._batches = 0
         log.debug("MTCNN on %s: min_face_size=%d thresholds=%s", self.device, cfg.min_face_size,
                   list(cfg.thresholds))
 
@@ -80,7 +83,8 @@ class FaceDetector:
             boxes, probs, points = self.mtcnn.detect(imgs, landmarks=True)
             out += [_as_detections(b, p, l) for b, p, l in zip(boxes, probs, points)]
             del imgs, boxes, probs, points
-        if on_cpu:
+        self._batches += 1
+        if on_cpu and self._batches % TRIM_EVERY == 0:
             release_heap()
         return out
 

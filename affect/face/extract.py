@@ -33,6 +33,7 @@ from affect.face.align import Aligner, warp_faces
 from affect.face.config import FacesConfig
 from affect.face.crops import CropWriter
 from affect.face.detect import FaceDetector
+from affect.face.heap import release_heap
 from affect.face.track import DETECTED, INTERPOLATED, NONE, PROVIDED, FaceTracker, Target, normalize_side
 from affect.video.decode import VideoError, VideoReader
 
@@ -139,6 +140,7 @@ def extract_faces(video: Path, out_dir: Path, *, frames: int, side: str | None, 
             bar.close()
         emit(tracker.finish())
     arrays.save(out_dir / FACES_NAME)
+    release_heap()
 
     counts = arrays.counts()
     summary: dict[str, Any] = {"frames": int(frames), "decoded": int(reader.decoded),

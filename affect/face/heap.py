@@ -1,12 +1,13 @@
 """Keeping a long CPU detection run's memory flat.
 
 MTCNN on the CPU allocates and frees hundreds of MB of tensors per batch. Two things made the
-peak RSS of `extract_faces` climb batch after batch (1 minute of the benchmark scene,
+memory of `extract_faces` climb batch after batch (1 minute of the benchmark scene,
 `benchmarks/faces_bench.py`: 320x240, batch 32, 2 cores):
 
-- glibc keeps freed memory in its heap instead of giving it back: `release_heap()` after each
-  batch (`malloc_trim`, 5-15 ms per batch of 32, 1-3% of its detection time) keeps the RSS
-  between batches flat (~1.0 GB);
+- glibc keeps freed memory in its heap instead of giving it back: `release_heap()`
+  (`malloc_trim`) hands it back. After every batch of 32 it kept the RSS between batches flat
+  (~1.0 GB) but cost ~0.3 ms a frame (the trim, then page faults to touch the memory again),
+  so `FaceDetector` trims every 8 batches and `extract_faces` once more per clip;
 - oneDNN caches one compiled primitive per convolution shape (up to 1,024). R-net and O-net
   see a new batch shape (the number of candidate faces) almost every call, so the cache grows
   all along the video and its entries, scattered through the heap, fragment it: the peak

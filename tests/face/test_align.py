@@ -44,11 +44,13 @@ def test_warp_pixel_convention_matches_slicing():
 
 def test_warp_outside_frame_is_black_and_shrinking_is_smooth():
     img = np.full((400, 400, 3), 200, np.uint8)
-    m = np.array([[0.25, 0.0, 0.0], [0.0, 0.25, 0.0]])  # 4x shrink: box-filtered first
+    m = np.array([[0.25, 0.0, -0.375], [0.0, 0.25, -0.375]])  # the whole frame, 4x smaller: box-filtered first
     out = warp_face(img, m, 100)
     assert (out == 200).all()
     shifted = warp_face(img, np.array([[1.0, 0.0, 50.0], [0.0, 1.0, 0.0]]), 100)
     assert (shifted[:, :49] == 0).all() and (shifted[:, 51:] == 200).all()
+    img[:, ::2] = 0  # 1-pixel stripes average out instead of aliasing
+    assert np.abs(warp_face(img, m, 100).astype(int) - 100).max() <= 1
 
 
 def test_aligned_astronaut_has_eyes_at_template(astro, detector):
