@@ -51,6 +51,8 @@ class VideoInfo:
     declared_frames: int  # frame count from the container header (0 if unknown; often approximate)
     out_width: int  # width of decoded frames (== width unless max_side shrinks it)
     out_height: int  # height of decoded frames
+    has_audio: bool = False  # the container has an audio stream
+    audio_rate: int = 0  # its sample rate (0 without audio)
 
     @property
     def scale_x(self) -> float:
@@ -101,15 +103,17 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
                 raise VideoError(path, "no video stream in the file")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
-            rate = stream.average_rate or stream.guessed_rate
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             declared = int(stream.frames or 0)
+            audio = container.streams.audio
+            audio_rate = int(audio[0].rate or 0) if audio else 0
     except av.FFmpegError as e:
         raise VideoError(path, f"cannot open: {e}") from e
     if width <= 0 or height <= 0:
         raise VideoError(path, f"video stream has no frame size ({width}x{height})")
     out_w, out_h = output_size(width, height, max_side)
-    return VideoInfo(path, width, height, fps, declared, out_w, out_h)
+    return VideoInfo(path, width, height, fps, declared, out_w, out_h, bool(audio), audio_rate)
 
 
 class VideoReader:
