@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from affect.audio.config import AudioConfig, SpeechConfig
 from affect.face.config import FacesConfig
+from affect.report.config import EvaluateConfig, PredictConfig
+from affect.train.config import AlignConfig, FusionConfig, UnimodalConfig
+from affect.visual.config import VisualConfig
 
 NOHASH = {"hash": False}
 
@@ -46,3 +50,11 @@ class Config:
     log_level: str = field(default="INFO", metadata=NOHASH)
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
+    visual: VisualConfig = field(default_factory=VisualConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    speech: SpeechConfig = field(default_factory=SpeechConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    unimodal: UnimodalConfig = field(default_factory=UnimodalConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)

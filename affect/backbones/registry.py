@@ -1,0 +1,73 @@
+"""The backbone registry: a name -> constructor table, like timm's `register_model`.
+
+    @register_backbone("resnet50", modality="visual", family="timm", description="...")
+    def resnet50(weights: str = "default", **kwargs) -> VisualBackbone: ...
+
+    list_backbones("visual")              # registered names
+    create_backbone("resnet50", weights="random")
+
+Modules holding backbones are imported on first use of the registry (`_MODULES`), so that
+importing `affect` pays for no model library.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from affect.backbones.base import Backbone
+
+# modules whose import registers backbones; add a module here when adding a family
+_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    modality: str  # visual | speech
+    family: str  # the library or model family (timm, open_clip, vggface2, wavlm, whisper, opensmile, dlib...)
+    factory: Callable[..., Backbone]
+    description: str = ""
+    tiny: bool = False  # a small variant for tests and the demo
+
+
+_REGISTRY: dict[str, BackboneSpec] = {}
+_loaded = False
+
+
+def register_backbone(name: str, *, modality: str, family: str, description: str = "", tiny: bool = False):
+    if modality not in ("visual", "speech"):
+        raise ValueError(f"backbone {name!r}: modality must be 'visual' or 'speech', got {modality!r}")
+
+    def decorator(factory: Callable[..., Backbone]) -> Callable[..., Backbone]:
+        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
+            raise ValueError(f"backbone {name!r} is registered twice")
+        _REGISTRY[name] = BackboneSpec(name, modality, family, factory, description, tiny)
+        return factory
+
+    return decorator
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for module in _MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def get_spec(name: str) -> BackboneSpec:
+    _load_all()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}")
+    return _REGISTRY[name]
+
+
+def list_backbones(modality: str | None = None) -> list[str]:
+    _load_all()
+    return sorted(n for n, s in _REGISTRY.items() if modality is None or s.modality == modality)
+
+
+def create_backbone(name: str, weights: str = "default", **kwargs: Any) -> Backbone:
+    """Build a registered backbone. `weights`: default | random | a file or folder path | a pretrained tag."""
+    return get_spec(name).factory(weights=weights, **kwargs)

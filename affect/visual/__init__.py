@@ -1,0 +1,1 @@
+"""Stage 02 `visual` components: embeddings of the aligned face crops."""

@@ -1,0 +1,18 @@
+"""`VisualConfig`: the typed config of stage 02 `visual`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NOHASH = {"hash": False}
+
+
+@dataclass
+class VisualConfig:
+    """Stage 02 `visual`: embeddings of the aligned face crops, one feature set per backbone."""
+
+    backbones: list[str] = field(default_factory=lambda: ["clip-vit-l14", "resnet50-vggface2", "senet50-vggface2",
+                                                          "eva02-large"])  # registered names (affect backbones)
+    weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
+    sample: str = "grid"  # grid (only the frames the time grid needs) | all (every frame)
+    batch_size: int = field(default=64, metadata=NOHASH)  # crops per forward pass
+    workers: int = field(default=2, metadata=NOHASH)  # data-loader processes decoding and preprocessing crops
