@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from affect.metrics import ccc, ccc_loss, ccc_torch
+from affect.metrics import ccc
+from affect.metrics.loss import ccc_loss, ccc_torch
 
 
 def _batch(seed, b=4, t=30, d=2, dtype=torch.float64):
