@@ -1,0 +1,153 @@
+"""Where a backbone's weights come from (DESIGN §5), for every backbone family.
+
+Order, first hit wins:
+
+1. `weights` is an explicit file or folder path (a path that does not exist is an error);
+2. `checkpoints/<name>/<filename>` for each of `filenames` (root: `$AFFECT_CHECKPOINTS`, else
+   `./checkpoints` under the current directory);
+3. the library's own cache, then a download: the caller's `fallback()` (e.g. `hf_hub_download`,
+   which answers from the Hugging Face cache and, with `HF_HUB_OFFLINE=1`, fails at once);
+4. otherwise `WeightsNotFound`, whose message names the folder to put the file in and the
+   command that fills it (`affect weights fetch <name>`) on a machine with internet.
+
+`weights="random"` returns None (and logs a WARNING): random weights only when asked for.
+
+    path = resolve_weights("resnet50", weights, ["model.safetensors"], fetch_hint="...",
+                           fallback=lambda: hf_hub_download("timm/resnet50.a1_in1k", "model.safetensors"))
+
+Folder-style models (transformers `from_pretrained`): pass a file the folder must hold, e.g.
+`["config.json"]`, and load from `path.parent`. `affect weights fetch NAME...` calls the
+fetcher a backbone module registered with `register_fetcher`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+RANDOM = "random"
+DEFAULT = "default"
+CHECKPOINTS_ENV = "AFFECT_CHECKPOINTS"
+
+Fetcher = Callable[[Path, str], list[Path]]  # (destination folder, weights tag or "default") -> files written
+_FETCHERS: dict[str, Fetcher] = {}
+
+
+class WeightsNotFound(RuntimeError):
+    """No weights for a backbone in any of the places DESIGN §5 lists; the message says how to get them."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def checkpoints_root() -> Path:
+    """`$AFFECT_CHECKPOINTS`, else `checkpoints/` under the current directory (the repository root)."""
+    return Path(os.environ.get(CHECKPOINTS_ENV) or Path.cwd() / "checkpoints").absolute()
+
+
+def checkpoint_dir(name: str) -> Path:
+    """The folder where `affect weights fetch <name>` puts, and `resolve_weights` looks for, its files."""
+    return checkpoints_root() / name
+
+
+def looks_like_path(weights: str) -> bool:
+    """True when `weights` names a file or folder rather than a keyword (default / random) or a pretrained tag."""
+    if weights in (DEFAULT, RANDOM):
+        return False
+    return os.sep in weights or "/" in weights or weights.startswith(("~", ".")) or Path(weights).exists() \
+        or Path(weights).suffix in (".pt", ".pth", ".bin", ".safetensors", ".pkl", ".npz", ".ckpt")
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
+def resolve_weights(name: str, weights: str, filenames: Sequence[str], fetch_hint: str = "",
+                    fallback: Callable[[], Path | str | None] | None = None) -> Path | None:
+    """The weights file for backbone `name`, or None for `weights="random"`; raises `WeightsNotFound`.
+
+    name: the registered backbone name (its `checkpoints/<name>/` folder).
+    weights: "random" | "default" | a pretrained tag (the caller turns it into `filenames`) | a path.
+    filenames: what to look for in `checkpoints/<name>/` (and in an explicit folder), in order.
+    fetch_hint: a sentence appended to the error (e.g. where to get files that cannot be fetched).
+    fallback: the library's own cache and download (returns a path, None or raises); skipped when absent.
+    """
+    if weights == RANDOM:
+        log.warning("%s: random weights (weights=random): features are NOT pretrained", name)
+        return None
+    if looks_like_path(weights):
+        return _explicit(name, Path(weights).expanduser(), filenames)
+    folder = checkpoint_dir(name)
+    for filename in filenames:
+        if (folder / filename).is_file():
+            log.info("%s: weights from %s", name, folder / filename)
+            return folder / filename
+    if fallback is not None:
+        start = time.perf_counter()
+        try:
+            found = fallback()
+        except Exception as e:  # offline hub, missing cache entry, network error: all mean "not here"
+            log.debug("%s: library cache / download failed after %.1f s: %s", name, time.perf_counter() - start, e)
+            found = None
+        if found is not None and Path(found).exists():
+            log.info("%s: weights from the library cache %s", name, found)
+            return Path(found)
+    raise WeightsNotFound(name, not_found_message(name, weights, filenames, fetch_hint))
+
+
+def not_found_message(name: str, weights: str, filenames: Sequence[str], fetch_hint: str = "") -> str:
+    folder = checkpoint_dir(name)
+    where = " or ".join(str(folder / f) for f in filenames) or str(folder)
+    mode = "HF_HUB_OFFLINE=1, so no download was tried" if offline() else "the download failed"
+    msg = (f"no weights for backbone {name!r} (weights={weights!r}): put the file at {where} "
+           f"(or pass weights=<path to the file>), or run `affect weights fetch {name}` on a machine with "
+           f"internet and copy {folder} here ({mode}); weights=random runs without pretrained weights.")
+    return f"{msg} {fetch_hint}".strip()
+
+
+def _explicit(name: str, path: Path, filenames: Sequence[str]) -> Path:
+    if path.is_file():
+        log.info("%s: weights from %s", name, path)
+        return path
+    if path.is_dir():
+        for filename in filenames:
+            if (path / filename).is_file():
+                log.info("%s: weights from %s", name, path / filename)
+                return path / filename
+        raise WeightsNotFound(name, f"backbone {name!r}: folder {path} holds none of {', '.join(filenames)}")
+    raise WeightsNotFound(name, f"backbone {name!r}: weights file {path} does not exist")
+
+
+# `affect weights fetch` ------------------------------------------------------------------
+def register_fetcher(name: str) -> Callable[[Fetcher], Fetcher]:
+    """Register how to download backbone `name`'s weights into `checkpoints/<name>/`."""
+
+    def decorator(fn: Fetcher) -> Fetcher:
+        _FETCHERS[name] = fn
+        return fn
+
+    return decorator
+
+
+def fetchable() -> list[str]:
+    from affect.backbones.registry import list_backbones
+
+    list_backbones()  # imports the backbone modules, which register their fetchers
+    return sorted(_FETCHERS)
+
+
+def fetch_weights(name: str, weights: str = DEFAULT) -> list[Path]:
+    """Download backbone `name`'s weights (tag `weights`) into `checkpoints/<name>/`; returns the files."""
+    if name not in fetchable():
+        raise KeyError(f"backbone {name!r} has no fetcher; fetchable: {', '.join(fetchable())}")
+    folder = checkpoint_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = _FETCHERS[name](folder, weights)
+    for f in files:
+        log.info("%s: fetched %s", name, f)
+    return files
