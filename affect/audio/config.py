@@ -12,7 +12,16 @@ class AudioConfig:
 
     sample_rate: int = 16000  # Hz of the stored waveform
     denoise: str = "stationary"  # none | stationary | nonstationary (noisereduce)
-    vad: str = "silero"  # silero | energy
+    prop_decrease: float = 0.8  # denoising strength: fraction of the estimated noise removed (0-1)
+    denoise_n_std: float = 1.0  # stationary gate: noise floor = mean + this many std of the noise spectrum (dB)
+    denoise_freq_smooth_hz: float = 0.0  # smoothing of the gate over frequency (0 = none; noisereduce's own: 500)
+    vad: str = "silero"  # silero (falls back to energy when silero-vad is not installed) | energy
+    vad_threshold: float = 0.5  # speech probability (silero) above which a window is speech
+    energy_threshold_db: float = -20.0  # energy VAD: window RMS above (loudest windows' level + this) is speech
+    min_speech_s: float = 0.1  # shorter speech runs are dropped
+    min_silence_s: float = 0.15  # shorter gaps between speech runs are filled
+    max_length_diff_s: float = 2.0  # audio shorter/longer than the video by more than this is logged as a problem
+    chunk_s: float = field(default=60.0, metadata=NOHASH)  # seconds per denoising / VAD chunk (bounds memory)
 
 
 @dataclass
@@ -21,3 +30,6 @@ class SpeechConfig:
 
     backbones: list[str] = field(default_factory=lambda: ["wavlm-large", "whisper-large-v3"])  # registered names
     weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
+    layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
+    chunk_s: float = field(default=30.0, metadata=NOHASH)  # WavLM: seconds per forward chunk (bounds memory)
+    batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass

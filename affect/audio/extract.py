@@ -1,0 +1,83 @@
+"""A video's audio as a 16 kHz mono float32 waveform, decoded and resampled as a stream with PyAV.
+
+`decode_audio(path, rate)` returns the samples from the video's start (time 0 of the container),
+any input rate and channel count (channels are averaged to mono). A stream that
+starts late is padded with zeros in front; samples before time 0 (encoder priming) are dropped.
+`fit_to_duration` pads or trims to the video's duration and says which samples are real.
+
+Errors: a file that cannot be opened or an audio stream that fails to decode raises `AudioError`
+naming the file; a container without an audio stream returns None (the caller masks the track).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class AudioError(Exception):
+    """An audio track cannot be opened or decoded. `str(e)` is `"<path>: <reason>"`."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class DecodedAudio:
+    wave: np.ndarray  # float32 [samples] at `rate`
+    rate: int
+    source_rate: int  # the stream's own sample rate
+    source_channels: int
+    start: float  # seconds: where the stream's first sample sits on the container's clock
+
+
+def decode_audio(path: str | Path, rate: int = 16000) -> DecodedAudio | None:
+    """Decode the first audio stream of `path` to mono float32 at `rate`; None when it has none."""
+    import av
+
+    path = Path(path)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as e:
+        raise AudioError(path, f"cannot open: {e}") from None
+    with container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="fltp", rate=rate)  # channels kept: averaged below
+        chunks: list[np.ndarray] = []
+        start: float | None = None
+        try:
+            for frame in container.decode(stream):
+                if start is None:
+                    start = float(frame.time) if frame.time is not None else 0.0
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().mean(axis=0))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().mean(axis=0))
+        except av.error.FFmpegError as e:
+            raise AudioError(path, f"audio stream {stream.index} fails to decode after "
+                                   f"{sum(map(len, chunks)) / rate:.2f} s: {e}") from None
+        wave = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+        start = start or 0.0
+        offset = int(round(start * rate))
+        if offset > 0:
+            wave = np.concatenate([np.zeros(offset, np.float32), wave])
+        elif offset < 0:
+            wave = wave[-offset:]
+        return DecodedAudio(wave=wave, rate=rate, source_rate=int(stream.codec_context.sample_rate or 0),
+                            source_channels=int(stream.codec_context.channels or 0), start=start)
+
+
+def fit_to_duration(wave: np.ndarray, samples: int) -> tuple[np.ndarray, int]:
+    """Pad with zeros or trim to exactly `samples`; returns (wave, how many leading samples are real)."""
+    real = min(len(wave), samples)
+    if len(wave) >= samples:
+        return wave[:samples], real
+    return np.concatenate([wave, np.zeros(samples - len(wave), np.float32)]), real

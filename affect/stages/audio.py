@@ -1,0 +1,64 @@
+"""Stage 03 `audio`: each video's audio as a denoised 16 kHz mono waveform with a speech-activity mask.
+
+Per video `videos/<video>/` (wave.npy, activity.npz, audio.json), made once even when two
+clips (`_left`/`_right`) share the video; per clip `clips/<clip>/audio.json` names the video.
+Layout and readers: `affect.audio.store` (`load_speech_mask`, `load_wave`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from affect.audio.store import INFO, video_dir
+from affect.cache import atomic
+from affect.data.manifest import resolve
+from affect.stages.base import ClipError, ClipStage
+
+log = logging.getLogger(__name__)
+
+
+class AudioStage(ClipStage):
+    name = "audio"
+    number = 3
+    version = 1
+
+    def variant(self) -> str:
+        return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}"
+
+    def setup(self) -> None:
+        from affect.audio.denoise import MODES
+
+        if self.cfg.audio.denoise not in MODES:
+            raise ValueError(f"audio.denoise must be one of {', '.join(MODES)}, got {self.cfg.audio.denoise!r}")
+        if self.cfg.audio.vad not in ("silero", "energy"):
+            raise ValueError(f"audio.vad must be 'silero' or 'energy', got {self.cfg.audio.vad!r}")
+        if self.cfg.audio.sample_rate != 16000:
+            raise ValueError(f"audio.sample_rate must be 16000 (the speech encoders' rate), got "
+                             f"{self.cfg.audio.sample_rate}")
+
+    def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
+        from affect.audio.extract import AudioError
+        from affect.audio.track import make_track
+
+        video = str(clip["video"])
+        folder = video_dir(self.output.path, video)
+        if folder.is_dir():
+            log.info("%s: audio of video %s already extracted (shared with another clip)", clip["clip"], video)
+            record = json.loads((folder / INFO).read_text())
+        else:
+            path = resolve(self.cfg.corpus.root, clip["video_path"])
+            fps, frames = float(clip["fps"]), int(clip["video_frames"] or clip["frames"])
+            duration = frames / fps if fps > 0 else float(clip["duration"])
+            try:
+                with atomic.atomic_dir(folder) as tmp:
+                    record = make_track(path, duration, self.cfg.audio, tmp)
+            except AudioError as e:
+                raise ClipError(e.path, e.reason) from None
+        atomic.write_json(out / INFO, {"video": video, "status": record["status"]})
+        return {"video": video, "status": record["status"], "speech_s": record["speech_s"],
+                "duration": record["duration"], "vad": record["vad"], "problems": "; ".join(record["problems"])}
+
