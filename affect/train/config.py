@@ -1,4 +1,8 @@
-"""`AlignConfig`, `UnimodalConfig`, `FusionConfig`: the typed configs of stages 05-07."""
+"""`AlignConfig`, `UnimodalConfig`, `FusionConfig`: the typed configs of stages 05-07.
+
+`TrainConfig` holds what the training harness (affect/train/trainer.py) needs; stages 06 and 07
+each carry one, so the unimodal and fusion runs can be tuned apart.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +15,32 @@ class AlignConfig:
     """Stage 05 `align`: every feature set and the labels on each clip's time grid."""
 
     hop: float = 0.25  # grid hop in seconds; 0 = each video's own frame rate
+    features: list[str] = field(default_factory=list)  # feature sets (backbone names) to align; empty = all found
+    substeps: bool = True  # also keep speech features at k sub-steps per grid step (learned strided-conv front end)
+    speech_mask: bool = True  # AND speech features' masks with stage 03's speech-activity mask (when available)
+
+
+@dataclass
+class TrainConfig:
+    """The training harness: windows, optimiser, schedule, early stopping, split."""
+
+    window: int = 64  # W: grid steps per training window (64 x 0.25 s = 16 s)
+    stride: int = 32  # S: steps between window starts
+    batch_size: int = 16  # windows per optimiser step (all processes together)
+    epochs: int = 30  # at most this many passes over the training windows
+    lr: float = 2e-3  # AdamW peak learning rate
+    weight_decay: float = 1e-2  # AdamW decoupled weight decay
+    warmup: int = 20  # optimiser steps of linear warm-up, then cosine decay to lr/20
+    clip_grad: float = 1.0  # max gradient norm (0 = off)
+    patience: int = 8  # early stopping: epochs without a better validation P_VA
+    hidden: int = 64  # model width
+    layers: int = 2  # temporal layers
+    dropout: float = 0.1  # dropout inside the model
+    loss: str = "pooled"  # pooled (CCC over all frames of the batch) | sequence (per window, averaged)
+    fold: int = -1  # -1 = the corpus's own train/validation split; k = validate on prepare's fold k, train on the rest
+    audio_frontend: str = "interp"  # interp (stage 05's pooled/interpolated grid) | conv (learned strided conv over sub-steps)
+    resume: bool = field(default=True, metadata=NOHASH)  # continue from a run's `last` checkpoint when one exists
+    workers: int = field(default=0, metadata=NOHASH)  # data-loader processes
 
 
 @dataclass
@@ -18,6 +48,8 @@ class UnimodalConfig:
     """Stage 06 `unimodal`: one temporal regressor per feature set, and their ranking."""
 
     model: str = "gru"  # gru | tcn | transformer
+    features: list[str] = field(default_factory=list)  # feature sets to train; empty = every aligned one
+    train: TrainConfig = field(default_factory=TrainConfig)
 
 
 @dataclass
@@ -26,3 +58,7 @@ class FusionConfig:
 
     features: list[str] = field(default_factory=list)  # feature sets by name; empty = the top `top_k` of the ranking
     top_k: int = 3  # with features empty: how many of the unimodal ranking's best to fuse
+    heads: int = 4  # attention heads
+    modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
+    baselines: bool = True  # also train early concatenation + GRU, and score late fusion (unimodal average)
+    train: TrainConfig = field(default_factory=TrainConfig)

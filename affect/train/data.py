@@ -1,0 +1,168 @@
+"""Training data from stage 05's folder: splits, normalisation, windows.
+
+* Splits are by clip, read from each clip's ``grid.json``: the corpus's own train/validation, or
+  with ``fold=k`` validate on prepare's fold k and train on the other folds. A video never lands
+  in two splits (checked).
+* Normalisation: per feature set, mean and std of the valid steps of the *training* clips only,
+  accumulated in float64 one clip at a time (memory independent of corpus size).
+* Windows: W steps every S steps of each clip, the last one flush with the clip's end; clips
+  shorter than W give one window, padded (``pad`` = False on the padding). Arrays stay
+  memory-mapped; a window reads only its rows.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affect.train.aligned import AlignedClip, list_clips, load_clip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    train: list[str]
+    validation: list[str]
+
+
+def make_split(align_dir: Path, fold: int = -1) -> Split:
+    """Clips of each split (test clips never train); ValueError when a video is in both."""
+    train, val, video_of = [], [], {}
+    for clip in list_clips(align_dir):
+        info = load_clip(align_dir, clip, features=[]).info
+        video_of[clip] = info.get("video", clip)
+        if fold < 0:
+            target = {"train": train, "validation": val}.get(info["split"])
+        elif info["split"] == "test" or info.get("fold") is None:
+            target = None
+        else:
+            target = val if int(info["fold"]) == fold else train
+        if target is not None:
+            target.append(clip)
+    both = sorted({video_of[c] for c in train} & {video_of[c] for c in val})
+    if both:
+        raise ValueError(f"video(s) in both train and validation: {', '.join(both)}")
+    for name, clips in (("train", train), ("validation", val)):
+        if not clips:
+            raise ValueError(f"the {name} split is empty (fold={fold}) in {align_dir}")
+    return Split(train, val)
+
+
+def check_labelled(align_dir: Path, clips: list[str], split: str) -> None:
+    """ValueError when a split has no valid label in one of the dimensions."""
+    counts = np.zeros(2, np.int64)
+    for clip in clips:
+        counts += (~np.isnan(load_clip(align_dir, clip, features=[]).labels)).sum(axis=0)
+    if (counts == 0).any():
+        raise ValueError(f"the {split} split has no labelled frames (valence {counts[0]}, arousal {counts[1]}) "
+                         f"in clips: {', '.join(clips[:20])}")
+
+
+def fit_normaliser(align_dir: Path, clips: list[str], features: list[str]) -> dict[str, dict[str, list[float]]]:
+    """name -> {"mean": [D], "std": [D]} over the valid steps of ``clips``; ValueError naming clips with NaN."""
+    norm, bad = {}, []
+    for name in features:
+        n, s, ss = 0, 0.0, 0.0
+        for clip in clips:
+            f = load_clip(align_dir, clip, [name]).features[name]
+            v = np.asarray(f.values[f.mask], np.float64)
+            if not np.isfinite(v).all():
+                bad.append(f"{clip} ({name})")
+                continue
+            n, s, ss = n + len(v), s + v.sum(0), ss + (v * v).sum(0)
+        if n == 0:
+            raise ValueError(f"feature set {name!r} has no valid step in the training clips")
+        mean = s / n
+        std = np.sqrt(np.maximum(ss / n - mean * mean, 0.0))
+        norm[name] = {"mean": mean.tolist(), "std": np.where(std > 1e-6, std, 1.0).tolist()}
+    if bad:
+        raise ValueError(f"NaN/inf in features of clip(s): {', '.join(bad[:20])}")
+    return norm
+
+
+def window_starts(steps: int, window: int, stride: int) -> list[int]:
+    """Starts 0, S, 2S, ... and one flush with the end; [0] for a clip shorter than W."""
+    if steps <= window:
+        return [0]
+    starts = list(range(0, steps - window + 1, stride))
+    if starts[-1] != steps - window:
+        starts.append(steps - window)
+    return starts
+
+
+class Windows:
+    """A map-style dataset of training windows: dict of numpy arrays per window (see ``window``)."""
+
+    def __init__(self, align_dir: Path, clips: list[str], features: list[str], norm: dict,
+                 window: int, stride: int, substeps: dict[str, int] | None = None):
+        self.align_dir, self.features, self.norm, self.window = Path(align_dir), features, norm, window
+        self.substeps = substeps or {}
+        self._open: dict[str, AlignedClip] = {}
+        self.index = []
+        for clip in clips:
+            steps = load_clip(align_dir, clip, features=[]).steps
+            self.index += [(clip, s) for s in window_starts(steps, window, stride)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def clip(self, clip: str) -> AlignedClip:
+        if clip not in self._open:  # memory maps, opened once per process
+            self._open[clip] = load_clip(self.align_dir, clip, self.features)
+        return self._open[clip]
+
+    def __getitem__(self, i: int) -> dict:
+        clip, start = self.index[i]
+        return window(self.clip(clip), self.features, self.norm, start, self.window, self.substeps)
+
+
+def window(c: AlignedClip, features: list[str], norm: dict, start: int, length: int,
+           substeps: dict[str, int] | None = None) -> dict:
+    """Steps [start, start + length) of a clip, padded at the end: x/m per feature (normalised,
+    masked rows 0), sub/sub_m for conv front ends, y [W, 2] (NaN = invalid), pad [W] (True = real)."""
+    stop = min(start + length, c.steps)
+    n = stop - start
+    out: dict = {"x": {}, "m": {}, "sub": {}, "sub_m": {}}
+    for name in features:
+        f = c.features[name]
+        mean = np.asarray(norm[name]["mean"], np.float32)
+        std = np.asarray(norm[name]["std"], np.float32)
+        x = np.zeros((length, f.values.shape[1]), np.float32)
+        m = np.zeros(length, bool)
+        m[:n] = f.mask[start:stop]
+        x[:n] = (np.asarray(f.values[start:stop], np.float32) - mean) / std
+        x[~m] = 0.0
+        out["x"][name], out["m"][name] = x, m
+        k = (substeps or {}).get(name, 0)
+        if k:
+            sx = np.zeros((length * k, f.values.shape[1]), np.float32)
+            sm = np.zeros(length * k, bool)
+            sm[: n * k] = f.sub_mask[start * k: stop * k]
+            sx[: n * k] = (np.asarray(f.sub_values[start * k: stop * k], np.float32) - mean) / std
+            sx[~sm] = 0.0
+            out["sub"][name], out["sub_m"][name] = sx, sm
+    y = np.full((length, 2), np.nan, np.float32)
+    y[:n] = c.labels[start:stop]
+    pad = np.zeros(length, bool)
+    pad[:n] = True
+    out["y"], out["pad"] = y, pad
+    return out
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack windows into torch tensors (same nesting)."""
+    import torch
+
+    def stack(values: list) -> object:
+        if isinstance(values[0], dict):
+            return {k: stack([v[k] for v in values]) for k in values[0]}
+        return torch.from_numpy(np.stack(values))
+
+    return stack(items)
+
+
+def to_device(batch: dict, device) -> dict:
+    return {k: to_device(v, device) if isinstance(v, dict) else v.to(device) for k, v in batch.items()}

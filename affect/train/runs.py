@@ -1,0 +1,78 @@
+"""Trained runs of stages 06/07, for stage 08 `predict`: find them, predict on the grid.
+
+A run folder holds ``run.json`` (name, kind, spec, validation scores) and ``best.pt``; a
+late-fusion run holds no weights, only its members (unimodal run folders, relative paths).
+
+    list_runs(stage_dir) -> {"unimodal/<feature>": Path, ...} or {"fusion", "baseline/early", "baseline/late"}
+    predict_grid(run_dir, align_dir, clips, device="cpu") -> {clip: float32 [steps, 2] in [-1, 1]}
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from affect.train.aligned import list_clips, read_features
+
+log = logging.getLogger(__name__)
+RUN_JSON = "run.json"
+
+
+def list_runs(stage_dir: Path) -> dict[str, Path]:
+    """Finished runs under a stage-06/07 folder: run name -> run folder (sorted by name)."""
+    stage_dir = Path(stage_dir)
+    runs = {}
+    for path in sorted((stage_dir / "runs").rglob(RUN_JSON)):
+        runs[json.loads(path.read_text())["name"]] = path.parent
+    return dict(sorted(runs.items()))
+
+
+def read_run(run_dir: Path) -> dict:
+    path = Path(run_dir) / RUN_JSON
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} missing: not a finished training run")
+    return json.loads(path.read_text())
+
+
+def load_model(run_dir: Path, device: str = "cpu"):
+    """(model in eval mode, checkpoint dict) from ``best.pt``, loaded with weights_only=True."""
+    import torch
+
+    from affect.models import build_model
+
+    ckpt = torch.load(Path(run_dir) / "best.pt", map_location=device, weights_only=True)
+    model = build_model(ckpt["spec"]).to(device)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
+
+
+def _check(run: dict, align_dir: Path, clips: list[str]) -> None:
+    available = read_features(align_dir)
+    missing = [f for f in run.get("features", []) if f not in available]
+    if missing:
+        raise ValueError(f"run {run['name']!r} needs feature set(s) {', '.join(missing)} that {align_dir} lacks; "
+                         f"it has: {', '.join(available) or '(none)'}")
+    known = set(list_clips(align_dir))
+    unknown = [c for c in clips if c not in known]
+    if unknown:
+        raise ValueError(f"clip(s) not in {align_dir}: {', '.join(unknown[:20])}")
+
+
+def predict_grid(run_dir: Path, align_dir: Path, clips: list[str], device: str = "cpu") -> dict[str, np.ndarray]:
+    """Predictions on each clip's stage-05 grid: {clip: float32 [steps, 2]} (valence, arousal) in [-1, 1]."""
+    from affect.train.aligned import load_clip
+    from affect.train.infer import predict_clip
+
+    run_dir, align_dir = Path(run_dir), Path(align_dir)
+    run = read_run(run_dir)
+    _check(run, align_dir, list(clips))
+    if run["kind"] == "late":
+        members = [run_dir / m for m in run["members"]]
+        parts = [predict_grid(m, align_dir, clips, device) for m in members]
+        return {c: np.mean([p[c] for p in parts], axis=0).astype(np.float32) for c in clips}
+    model, ckpt = load_model(run_dir, device)
+    spec = ckpt["spec"]
+    return {c: predict_clip(model, load_clip(align_dir, c, spec["features"]), spec["features"], ckpt["norm"],
+                            spec["window"], spec["substeps"], device) for c in clips}
