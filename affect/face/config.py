@@ -26,7 +26,14 @@ class FacesConfig:
     max_gap: int = 5  # gaps of at most this many frames inside one track are bridged by interpolation
     track_iou: float = 0.3  # a detection continues a track when its box IoU with it is at least this
     track_dist: float = 0.5  # ... or its centre is within this fraction of the track's box side
-    track_window: int = 12  # frames before and after a frame weighed to choose the target track
+    track_window: int = 12  # a track not detected for more than this many frames ends
     major_face: float = 0.5  # for side clips, faces smaller than this fraction of the largest one get no say
+    reid: str = "auto"  # re-identification after a track ends: auto (dlib if installed, else geometry) | dlib | geometry
+    reid_threshold: float = 0.5  # dlib descriptor distance at or below which two tracks are one person (measured)
+    reid_samples: int = 5  # descriptors computed per track (at most)
+    reid_every: int = 25  # frames between two descriptors of one track
+    reid_dist: float = 1.0  # geometry: a later track continues a person if it starts within this x face side of where they were last seen
+    reid_size: float = 1.5  # ... and its face side differs by at most this factor
     jpeg_quality: int = 95  # JPEG quality of stored crops
     batch_size: int = field(default=32, metadata=NOHASH)  # frames per decode/detect batch (CPU: MTCNN in chunks of 8)
+    reader_thread: bool = field(default=True, metadata=NOHASH)  # decode and resize in a thread, overlapping detection

@@ -14,8 +14,20 @@ Output in `out_dir` (exactly `frames` rows, frame i = label line i+1 = `%05d.jpg
         frame_size int32   [2]        original frame width, height ([0, 0] for provided crops)
         size       int32   []         crop side
 
-Frames past the end of the decoded video, past a decode error, or without the target face
+Frames past the end of the decoded video, past a decode error, or without the subject's face
 are rows with `found = False`. A clip with no face at all is not an error (warning only).
+
+Two passes over the video. The subject is chosen from the whole clip (`affect.face.identity`),
+so crops cannot be cut as frames stream by: pass 1 decodes frames shrunk to `max_side`,
+detects, links detections into tracks and keeps only their records (~70 bytes per face, no
+image; descriptors for re-identification are computed here, on the frames in hand); then the
+subject is chosen; pass 2 decodes the video again and converts to RGB only the frames that get
+a crop, at full size, and warps them. Alternatives weighed: keeping images or crops of every
+candidate face (memory or JPEG work grows with the number of faces in view), or a local-window
+choice (what issue 11 showed to switch to a bystander). The second decode costs ~10% of the
+stage on 1080p H.264 (figures in `benchmarks/faces_bench.py` and the README); the full-size
+RGB conversion it does replaces the one pass 1 would otherwise need. With
+`faces.reader_thread`, decoding and resizing run in a thread, overlapping detection.
 """
 from __future__ import annotations
 
@@ -34,8 +46,10 @@ from affect.face.config import FacesConfig
 from affect.face.crops import CropWriter
 from affect.face.detect import FaceDetector
 from affect.face.heap import release_heap
+from affect.face.identity import choose_subject, subject_targets
+from affect.face.reid import FaceEmbedder
 from affect.face.track import DETECTED, INTERPOLATED, NONE, PROVIDED, FaceTracker, Target, normalize_side
-from affect.video.decode import VideoError, VideoReader
+from affect.video.decode import VideoError, VideoReader, prefetch
 
 log = logging.getLogger(__name__)
 
@@ -67,40 +81,69 @@ class FaceArrays:
                 "provided": int((self.source == PROVIDED).sum()), "no_face": int((self.source == NONE).sum())}
 
 
-class _Emitter:
-    """Aligns and stores decided frames; holds each frame image until its decision is final."""
+def _detect_tracks(reader: VideoReader, tracker: FaceTracker, detector: FaceDetector,
+                   embedder: FaceEmbedder | None, cfg: FacesConfig, desc: str) -> str | None:
+    """Pass 1: detect on (shrunk) frames, link into tracks, sample descriptors. Returns a decode
+    error message, or None; raises `VideoError` when not a single frame decodes."""
+    info = reader.info
+    batches = prefetch(reader) if cfg.reader_thread else iter(reader)
+    bar = tqdm(total=reader.stop, desc=desc, unit="frame", leave=False, disable=None)
+    try:
+        for batch in batches:
+            dets = detector.detect(batch.frames)
+            for image, d in zip(batch.frames, dets):
+                describe = None
+                if embedder is not None:  # descriptors from the detection-size frame
+                    def describe(boxes: np.ndarray, image: np.ndarray = image) -> np.ndarray:
+                        return embedder(image, boxes * np.array([info.scale_x, info.scale_y] * 2, np.float32))
+                tracker.push(d.scaled(info.scale_x, info.scale_y) if info.scaled else d, describe)
+            bar.update(len(batch))
+    except VideoError as e:
+        if reader.decoded == 0:
+            raise
+        return e.reason
+    finally:
+        bar.close()
+    return None
 
-    def __init__(self, arrays: FaceArrays, writer: CropWriter, aligner: Aligner) -> None:
-        self.arrays, self.writer, self.aligner = arrays, writer, aligner
-        self.images: dict[int, np.ndarray] = {}  # frame index -> image (a view into its batch)
 
-    def __call__(self, targets: list[Target]) -> None:
-        found = [t for t in targets if t.found]
-        if found:
-            mats = self.aligner.matrices(np.stack([t.landmarks for t in found]))
-            ok = np.isfinite(mats).all(axis=(1, 2))
-            if not ok.all():  # landmarks collapsed to a point: no usable face
-                bad = [t.frame for t, k in zip(found, ok) if not k]
-                log.warning("frames %s: degenerate landmarks, marked no-face", bad)
-                found, mats = [t for t, k in zip(found, ok) if k], mats[ok]
-            crops = warp_faces([self.images[t.frame] for t in found], mats, self.aligner.size)
-            a = self.arrays
-            for t, crop, m in zip(found, crops, mats):
-                self.writer.write(t.frame, crop)
+def _store_crops(video: Path, targets: list[Target], arrays: FaceArrays, writer: CropWriter,
+                 aligner: Aligner, cfg: FacesConfig) -> None:
+    """Pass 2: decode the frames that have a target at full size, warp and store their crops."""
+    found = [t for t in targets if t.found]
+    if not found:
+        return
+    mats = aligner.matrices(np.stack([t.landmarks for t in found]))
+    ok = np.isfinite(mats).all(axis=(1, 2))
+    if not ok.all():  # landmarks collapsed to a point: no usable face
+        log.warning("%s: frames %s: degenerate landmarks, marked no-face", video.name,
+                    [t.frame for t, k in zip(found, ok) if not k])
+    by_frame = {t.frame: (t, m) for t, m, k in zip(found, mats, ok) if k}
+    reader = VideoReader(video, batch_size=cfg.batch_size, only=by_frame, threaded=True)
+    batches = prefetch(reader) if cfg.reader_thread else iter(reader)
+    a = arrays
+    try:
+        for batch in batches:
+            chosen = [by_frame[int(i)] for i in batch.indices]
+            crops = warp_faces(list(batch.frames), np.stack([m for _, m in chosen]), aligner.size)
+            for (t, m), crop in zip(chosen, crops):
+                writer.write(t.frame, crop)
                 a.source[t.frame], a.score[t.frame], a.track[t.frame] = t.source, t.score, t.track
                 a.box[t.frame], a.landmarks[t.frame], a.matrix[t.frame] = t.box, t.landmarks, m
-        for t in targets:
-            self.images.pop(t.frame, None)
+    except VideoError as e:  # pass 1 read these frames: a second read should not fail
+        log.warning("%s: %s while cutting crops; frames without a crop are no-face", video, e.reason)
 
 
 def extract_faces(video: Path, out_dir: Path, *, frames: int, side: str | None, cfg: FacesConfig,
-                  detector: FaceDetector) -> dict[str, Any]:
-    """Detect, track, align and store the target face of each of the first `frames` frames.
+                  detector: FaceDetector, embedder: FaceEmbedder | None = None) -> dict[str, Any]:
+    """Detect, track and choose the subject of the first `frames` frames; align and store its crops.
 
-    `side`: "left" / "right" for Aff-Wild2's two-person clips, None or "" for the main face.
-    Raises `VideoError` when the video cannot be opened or yields no frame; a decode error
-    later keeps the frames decoded before it (the rest are no-face) and is reported as
-    `decode_error` in the returned summary.
+    Two passes over the video (see the module docstring): detections of the whole clip first,
+    then the subject's crops from the full-size frames. `side`: "left" / "right" for
+    Aff-Wild2's two-person clips, None or "" for the main face. `embedder`: dlib descriptors
+    for re-identification by appearance (None: geometry only). Raises `VideoError` when the
+    video cannot be opened or yields no frame; a decode error later keeps the frames decoded
+    before it (the rest are no-face) and is reported as `decode_error` in the returned summary.
     """
     t0 = time.perf_counter()
     video, out_dir = Path(video), Path(out_dir)
@@ -109,51 +152,44 @@ def extract_faces(video: Path, out_dir: Path, *, frames: int, side: str | None, 
     side = normalize_side(side)
     # on the CPU the detector keeps every core busy: decoder threads would only compete with it
     # (and give each thread its own malloc arena, which made the peak memory less steady)
-    reader = VideoReader(video, batch_size=cfg.batch_size, max_side=cfg.max_side, keep_full=True, stop=frames,
+    reader = VideoReader(video, batch_size=cfg.batch_size, max_side=cfg.max_side, stop=frames,
                          threaded=detector.device.type != "cpu")
     info = reader.info
-    arrays = FaceArrays(frames, cfg.size, (info.width, info.height))
     tracker = FaceTracker(cfg, (info.width, info.height), side)
-    decode_error = None
+    decode_error = _detect_tracks(reader, tracker, detector, embedder, cfg, video.stem)
+    if decode_error is not None:
+        lost = f"frames from {reader.decoded} on are no-face" if reader.decoded < frames else "no needed frame lost"
+        log.warning("%s: %s; %s", video, decode_error, lost)
+    records = tracker.records()
+    choice = choose_subject(records, cfg, appearance=embedder is not None)
+    note = "" if embedder is not None or cfg.reid == "geometry" else " (no appearance backend: dlib or its models missing)"
+    (log.warning if choice.ambiguous or choice.subject is None else log.info)(
+        "%s%s: %s%s", video.name, f" [{side}]" if side else "", choice.reason, note)
+    targets = subject_targets(records, choice, cfg.max_gap)
+    t1 = time.perf_counter()
+    arrays = FaceArrays(frames, cfg.size, (info.width, info.height))
     with CropWriter(out_dir, frames, size=cfg.size, quality=cfg.jpeg_quality) as writer:
-        emit = _Emitter(arrays, writer, Aligner(cfg.size, cfg.template_scale, cfg.template_shift_y))
-        bar = tqdm(total=frames, desc=video.stem, unit="frame", leave=False, disable=None)
-        try:
-            for batch in reader:
-                dets = detector.detect(batch.frames)
-                images = batch.full if batch.full is not None else batch.frames
-                decided: list[Target] = []
-                for i, d in enumerate(dets):
-                    if info.scaled:
-                        d = d.scaled(info.scale_x, info.scale_y)
-                    emit.images[batch.start + i] = images[i]
-                    decided += tracker.push(d)
-                emit(decided)
-                bar.update(len(batch))
-        except VideoError as e:
-            if reader.decoded == 0:
-                raise
-            decode_error = e.reason
-            lost = f"frames from {reader.decoded} on are no-face" if reader.decoded < frames else "no needed frame lost"
-            log.warning("%s: %s; %s", video, e.reason, lost)
-        finally:
-            bar.close()
-        emit(tracker.finish())
+        _store_crops(video, targets, arrays, writer, Aligner(cfg.size, cfg.template_scale, cfg.template_shift_y), cfg)
     arrays.save(out_dir / FACES_NAME)
     release_heap()
 
     counts = arrays.counts()
     summary: dict[str, Any] = {"frames": int(frames), "decoded": int(reader.decoded),
                                "frame_diff": int(reader.decoded) - int(frames), **counts,
-                               "decode_error": decode_error, "seconds": round(time.perf_counter() - t0, 3)}
+                               "decode_error": decode_error, "rotation": info.rotation,
+                               "persons": len(choice.persons), "reid": choice.backend,
+                               "subject_tracks": " ".join(str(t.id) for t in choice.subject.tracks) if choice.subject else "",
+                               "ambiguous": choice.ambiguous,
+                               "seconds": round(time.perf_counter() - t0, 3),
+                               "seconds_crops": round(time.perf_counter() - t1, 3)}
     summary.pop("provided")
     if reader.decoded != frames:
         log.warning("%s: decoded %d frames, the manifest says %d: %s", video, reader.decoded, frames,
                     "extra frames ignored" if reader.decoded > frames else "missing frames are no-face")
     if counts["found"] == 0:
         log.warning("%s: no face found in any of its %d frames; the clip is fully masked", video, frames)
-    log.info("%s: %d frames, %d detected, %d interpolated, %d no-face (%.1f s)", video.name, frames,
-             counts["detected"], counts["interpolated"], counts["no_face"], summary["seconds"])
+    log.info("%s: %d frames, %d detected, %d interpolated, %d no-face (%.1f s, crops %.1f s)", video.name, frames,
+             counts["detected"], counts["interpolated"], counts["no_face"], summary["seconds"], summary["seconds_crops"])
     return summary
 
 

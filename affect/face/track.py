@@ -1,30 +1,31 @@
-"""The target face of every frame: tracks, a windowed choice of the target track, gap bridging.
+"""Tracks of faces along a clip (pass 1 of stage 01), kept as small per-detection records.
 
-Online, three steps, each with bounded memory:
+`FaceTracker.push` takes one frame's detections at a time and links them into tracks:
+detections with score >= `min_score` are matched to the tracks seen in the last
+`track_window` frames, greedily by box IoU (>= `track_iou`), else by centre distance
+(<= `track_dist` x the track's box side); unmatched detections start new tracks. A track
+not seen for more than `track_window` frames ends: a face that comes back later (after a cut,
+or after leaving the picture) starts a new track, and `affect.face.identity` decides, over
+the whole clip, which tracks are one person and which person is the subject.
 
-1. Association (immediate). Detections with score >= `min_score` are linked to the tracks seen
-   in the last `track_window` frames: greedily by box IoU (>= `track_iou`), else by centre
-   distance (<= `track_dist` x the track's box side). Unmatched detections start new tracks.
-2. Target choice (look-back and look-ahead of `track_window` frames). Each track present in a
-   frame gets a weight: for the main face (no side) its prominence, size x centrality
-   (`side / max(W, H) x (1 - 0.5 x distance to the frame centre / half diagonal)`); for side
-   "left" / "right", 1 if it is the leftmost / rightmost of the major faces in the frame (at
-   least `major_face` x the largest one's side), or, when it is the only major face, if it lies
-   on that half of the frame; else 0. The target of frame t is the track with the largest sum
-   of weights over frames t - window .. t + window (the previous target is kept unless another
-   beats it by 25%). When the target track has no detection in frame t the frame has no face:
-   a bystander is never taken for the frames in which the main face is missed.
-3. Gap bridging. A run of at most `max_gap` frames without a face between two detected frames
-   of the same track is filled by linear interpolation of box and landmarks (source 2).
+Each detection gets a weight, its say in choosing the subject: for the main face (no side)
+its prominence, size x centrality (`side / max(W, H) x (1 - 0.5 x distance to the frame
+centre / half diagonal)`); for side "left" / "right", 1 if it is the leftmost / rightmost of
+the major faces in the frame (at least `major_face` x the largest one's side), or, when it
+is the only major face, if it lies on that half of the frame; else 0.
 
-A decision for frame t is final once frame t + window + max_gap + 1 has been pushed (or at
-`finish`); `push` and `finish` return the decisions that became final, in frame order.
+For re-identification by appearance, `push` may be given a `describe(boxes) -> [n, D]`
+callable for the frame; it is called for at most `reid_samples` detections per track, at
+least `reid_every` frames apart (the first detection of a track always).
+
+Memory: a record is ~70 bytes per detection (no image), so a 15-minute clip at 30 fps with
+three faces in view holds ~6 MB; images are not kept.
 """
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -32,7 +33,8 @@ from affect.face.config import FacesConfig
 from affect.face.detect import Detections
 
 NONE, DETECTED, INTERPOLATED, PROVIDED = 0, 1, 2, 3  # values of `source`
-SWITCH_MARGIN = 1.25  # another track must outscore the current target by this factor to take over
+
+Describe = Callable[[np.ndarray], np.ndarray]  # boxes [n, 4] (original-frame pixels) -> descriptors [n, D]
 
 
 @dataclass
@@ -77,165 +79,136 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.nan_to_num(iou)
 
 
-def _centre(boxes: np.ndarray) -> np.ndarray:
+def box_centre(boxes: np.ndarray) -> np.ndarray:
     return (boxes[..., :2] + boxes[..., 2:]) / 2
 
 
-def _side_len(boxes: np.ndarray) -> np.ndarray:
+def box_side(boxes: np.ndarray) -> np.ndarray:
+    """Geometric mean of box width and height."""
     return np.sqrt(np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None))
 
 
 @dataclass
-class _Obs:
-    """One frame's tracked detections: track id -> (box, landmarks, score), and target weights."""
+class TrackRecords:
+    """Every kept detection of a clip, one row each, in frame order (the input of identity choice)."""
 
-    dets: dict[int, tuple[np.ndarray, np.ndarray, float]]
-    weight: dict[int, float]
+    frame: np.ndarray  # [n] int64
+    track: np.ndarray  # [n] int64
+    box: np.ndarray  # [n, 4] float32, original-frame pixels
+    landmarks: np.ndarray  # [n, 5, 2] float32
+    score: np.ndarray  # [n] float32
+    weight: np.ndarray  # [n] float64: say in choosing the subject (see module docstring)
+    descriptors: dict[int, np.ndarray]  # track id -> [k, D] float32 appearance samples (may be empty)
+    frames: int  # frames pushed
+    frame_size: tuple[int, int]  # (width, height)
+
+    def __len__(self) -> int:
+        return len(self.frame)
 
 
 class FaceTracker:
-    """Streaming target-face tracker for one clip. `push` one frame's detections at a time."""
+    """Links one clip's detections into tracks; `records()` hands everything over at the end."""
 
     def __init__(self, cfg: FacesConfig, frame_size: tuple[int, int], side: str | None = None) -> None:
         self.cfg = cfg
         self.width, self.height = frame_size  # coordinates of the detections pushed
         self.side = normalize_side(side)
         self.window = max(0, int(cfg.track_window))
-        self.max_gap = max(0, int(cfg.max_gap))
-        self._pushed = 0  # frames pushed so far
-        self._decided = 0  # frames whose target is chosen (step 2)
+        self._pushed = 0
         self._next_id = 0
-        self._tracks: dict[int, tuple[int, np.ndarray]] = {}  # id -> (last frame seen, last box)
-        self._obs: deque[_Obs] = deque()  # frames _decided - window .. _pushed - 1
-        self._obs_start = 0  # frame index of _obs[0]
-        self._target = -1  # target track of the last decided frame
-        self._last_found: Target | None = None  # last found frame before _pending (same run)
-        self._pending: list[Target] = []  # not-found frames after _last_found, awaiting bridging
+        self._alive: dict[int, tuple[int, np.ndarray]] = {}  # id -> (last frame seen, last box)
+        self._rows: list[tuple[int, int, np.ndarray, np.ndarray, float, float]] = []
+        self._desc: dict[int, list[np.ndarray]] = {}
+        self._last_sample: dict[int, int] = {}
 
-    # step 1: association
-    def _associate(self, dets: Detections) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+    @property
+    def pushed(self) -> int:
+        return self._pushed
+
+    def _associate(self, dets: Detections) -> list[int]:
         t = self._pushed
-        alive = [(tid, box) for tid, (seen, box) in self._tracks.items() if t - seen <= self.window]
-        self._tracks = {tid: self._tracks[tid] for tid, _ in alive}
+        alive = [(tid, box) for tid, (seen, box) in self._alive.items() if t - seen <= self.window]
+        self._alive = {tid: self._alive[tid] for tid, _ in alive}
         assigned: dict[int, int] = {}  # det index -> track id
         if alive and len(dets):
             tboxes = np.stack([b for _, b in alive])
             iou = box_iou(tboxes, dets.boxes)
-            dist = np.linalg.norm(_centre(tboxes)[:, None] - _centre(dets.boxes)[None], axis=-1)
-            near = dist <= self.cfg.track_dist * np.maximum(_side_len(tboxes), 1.0)[:, None]
+            dist = np.linalg.norm(box_centre(tboxes)[:, None] - box_centre(dets.boxes)[None], axis=-1)
+            near = dist <= self.cfg.track_dist * np.maximum(box_side(tboxes), 1.0)[:, None]
             ok = (iou >= self.cfg.track_iou) | near
-            # best pairs first: higher IoU, then smaller distance
-            pairs = sorted(zip(*np.nonzero(ok)), key=lambda p: (-iou[p], dist[p]))
-            used_t: set[int] = set()
+            pairs = sorted(zip(*np.nonzero(ok)), key=lambda p: (-iou[p], dist[p]))  # best pairs first
+            used: set[int] = set()
             for ti, di in pairs:
-                if ti in used_t or di in assigned:
+                if ti in used or di in assigned:
                     continue
-                used_t.add(ti)
+                used.add(ti)
                 assigned[di] = alive[ti][0]
-        out = {}
+        ids = []
         for di in range(len(dets)):
             tid = assigned.get(di)
             if tid is None:
                 tid, self._next_id = self._next_id, self._next_id + 1
-            self._tracks[tid] = (t, dets.boxes[di])
-            out[tid] = (dets.boxes[di], dets.landmarks[di], float(dets.scores[di]))
-        return out
+            self._alive[tid] = (t, dets.boxes[di])
+            ids.append(tid)
+        return ids
 
-    def _weights(self, dets: dict[int, tuple[np.ndarray, np.ndarray, float]]) -> dict[int, float]:
-        if not dets:
-            return {}
-        ids = list(dets)
-        boxes = np.stack([dets[i][0] for i in ids]).astype(np.float64)
-        sides = _side_len(boxes)
-        centres = _centre(boxes)
+    def _weights(self, boxes: np.ndarray) -> np.ndarray:
+        if not len(boxes):
+            return np.zeros(0)
+        boxes = boxes.astype(np.float64)
+        sides, centres = box_side(boxes), box_centre(boxes)
         if self.side is None:
             half_diag = math.hypot(self.width, self.height) / 2
             d = np.linalg.norm(centres - [self.width / 2, self.height / 2], axis=-1) / half_diag
-            w = sides / max(self.width, self.height) * (1 - 0.5 * np.clip(d, 0, 1))
-            return dict(zip(ids, w.tolist()))
+            return sides / max(self.width, self.height) * (1 - 0.5 * np.clip(d, 0, 1))
         major = np.nonzero(sides >= self.cfg.major_face * sides.max())[0]
-        weights = dict.fromkeys(ids, 0.0)
+        w = np.zeros(len(boxes))
         if len(major) == 1:
-            on_side = centres[major[0], 0] < self.width / 2
-            if on_side == (self.side == "left"):
-                weights[ids[major[0]]] = 1.0
+            if (centres[major[0], 0] < self.width / 2) == (self.side == "left"):
+                w[major[0]] = 1.0
         else:
             xs = centres[major, 0]
-            pick = major[np.argmin(xs) if self.side == "left" else np.argmax(xs)]
-            weights[ids[pick]] = 1.0
-        return weights
+            w[major[np.argmin(xs) if self.side == "left" else np.argmax(xs)]] = 1.0
+        return w
 
-    # step 2: the target track of frame `self._decided`
-    def _decide(self) -> Target:
-        t = self._decided
-        lo = max(self._obs_start, t - self.window)
-        totals: dict[int, float] = {}
-        for s in range(lo, min(self._pushed, t + self.window + 1)):
-            for tid, w in self._obs[s - self._obs_start].weight.items():
-                totals[tid] = totals.get(tid, 0.0) + w
-        totals = {k: v for k, v in totals.items() if v > 0}
-        target = -1
-        if totals:
-            target = max(totals, key=lambda k: totals[k])
-            prev = totals.get(self._target, 0.0)
-            if prev > 0 and prev * SWITCH_MARGIN >= totals[target]:
-                target = self._target
-        self._target = target
-        obs = self._obs[t - self._obs_start]
-        self._decided += 1
-        while self._obs_start < self._decided - self.window:  # drop frames out of every window
-            self._obs.popleft()
-            self._obs_start += 1
-        if target in obs.dets:
-            box, lm, score = obs.dets[target]
-            return Target(t, DETECTED, box.astype(np.float32), lm.astype(np.float32), score, target)
-        return Target(t, NONE, track=target)
+    def _sample(self, ids: list[int], dets: Detections, describe: Describe) -> None:
+        t = self._pushed
+        due = [i for i, tid in enumerate(ids)
+               if len(self._desc.get(tid, ())) < self.cfg.reid_samples
+               and t - self._last_sample.get(tid, -10 ** 9) >= self.cfg.reid_every]
+        if not due:
+            return
+        desc = np.asarray(describe(dets.boxes[due]), np.float32)
+        for i, d in zip(due, desc):
+            self._last_sample[ids[i]] = t
+            if np.isfinite(d).all():
+                self._desc.setdefault(ids[i], []).append(d)
 
-    # step 3: bridging short gaps
-    def _bridge(self, cur: Target) -> list[Target]:
-        out: list[Target] = []
-        if not cur.found:
-            if self._last_found is None:
-                return [cur]
-            self._pending.append(cur)
-            if len(self._pending) > self.max_gap:
-                out, self._pending, self._last_found = self._pending, [], None
-            return out
-        prev = self._last_found
-        if self._pending and prev is not None and prev.track == cur.track:
-            span = cur.frame - prev.frame
-            for p in self._pending:
-                a = (p.frame - prev.frame) / span
-                p.source = INTERPOLATED
-                p.track = cur.track
-                p.box = ((1 - a) * prev.box + a * cur.box).astype(np.float32)
-                p.landmarks = ((1 - a) * prev.landmarks + a * cur.landmarks).astype(np.float32)
-        out, self._pending = self._pending + [cur], []
-        self._last_found = cur
-        return out
-
-    def push(self, dets: Detections) -> list[Target]:
-        """Add the next frame's detections; returns the decisions that became final."""
+    def push(self, dets: Detections, describe: Describe | None = None) -> list[int]:
+        """Add the next frame's detections (original-frame pixels); returns the track id of each
+        detection kept (score >= `min_score`), in their order."""
         if len(dets):
             dets = dets.select(dets.scores >= self.cfg.min_score)
-        tracked = self._associate(dets)
-        self._obs.append(_Obs(tracked, self._weights(tracked)))
+        ids = self._associate(dets)
+        weights = self._weights(dets.boxes)
+        for i, tid in enumerate(ids):
+            self._rows.append((self._pushed, tid, dets.boxes[i], dets.landmarks[i], float(dets.scores[i]),
+                               float(weights[i])))
+        if describe is not None and ids and self.cfg.reid_samples > 0:
+            self._sample(ids, dets, describe)
         self._pushed += 1
-        out: list[Target] = []
-        while self._decided < self._pushed - self.window:
-            out += self._bridge(self._decide())
-        return out
+        return ids
 
-    def finish(self) -> list[Target]:
-        """Decide every remaining frame (end of the video)."""
-        out: list[Target] = []
-        while self._decided < self._pushed:
-            out += self._bridge(self._decide())
-        out += self._pending
-        self._pending, self._last_found = [], None
-        return out
-
-    @property
-    def pending(self) -> int:
-        """Frames pushed but not yet returned."""
-        return self._pushed - self._decided + len(self._pending)
+    def records(self) -> TrackRecords:
+        """Everything pushed so far, as arrays."""
+        rows = self._rows
+        desc = {tid: np.stack(d) for tid, d in self._desc.items() if d}
+        if not rows:
+            return TrackRecords(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
+                                np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32), np.zeros(0), desc,
+                                self._pushed, (self.width, self.height))
+        return TrackRecords(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
+                            np.stack([r[2] for r in rows]).astype(np.float32),
+                            np.stack([r[3] for r in rows]).astype(np.float32),
+                            np.array([r[4] for r in rows], np.float32), np.array([r[5] for r in rows]),
+                            desc, self._pushed, (self.width, self.height))

@@ -5,6 +5,7 @@ import pytest
 
 from affect.face.config import FacesConfig
 from affect.face.detect import Detections
+from affect.face.identity import choose_subject, subject_targets
 from affect.face.track import DETECTED, INTERPOLATED, NONE, FaceTracker, normalize_side
 
 W, H = 320, 240
@@ -24,13 +25,15 @@ def dets(*faces) -> Detections:
                       np.stack([f[1] for f in faces]))
 
 
-def run(frames: list[Detections], side=None, **kw):
-    tracker = FaceTracker(FacesConfig(**kw), (W, H), side)
-    out = []
+def run(frames: list[Detections], side=None, describe=None, **kw):
+    """Track, choose the subject over the whole clip (geometry unless `describe` is given)."""
+    cfg = FacesConfig(**kw)
+    tracker = FaceTracker(cfg, (W, H), side)
     for d in frames:
-        out += tracker.push(d)
-        assert tracker.pending <= tracker.window + tracker.max_gap + 1  # bounded look-ahead
-    out += tracker.finish()
+        tracker.push(d, describe)
+    records = tracker.records()
+    choice = choose_subject(records, cfg, appearance=describe is not None)
+    out = subject_targets(records, choice, cfg.max_gap)
     assert [t.frame for t in out] == list(range(len(frames)))  # every frame once, in order
     return out
 
@@ -82,12 +85,17 @@ def test_sides_pick_the_person_on_that_side():
         assert [t.frame for t in out if t.source == INTERPOLATED] == bridged
 
 
-def test_long_absence_then_a_new_face_is_taken():
+def test_long_absence_then_another_face_elsewhere_is_not_the_subject_by_geometry():
     frames = [dets(face(100, 120, 80))] * 10 + [dets()] * 30 + [dets(face(220, 100, 60))] * 10
     out = run(frames)
     src = np.array([t.source for t in out])
+    assert (src[:10] == DETECTED).all() and (src[10:] == NONE).all()
+    # ... unless it comes back where the subject was last seen
+    frames = [dets(face(100, 120, 80))] * 10 + [dets()] * 30 + [dets(face(110, 115, 70))] * 10
+    out = run(frames)
+    src = np.array([t.source for t in out])
     assert (src[:10] == DETECTED).all() and (src[10:40] == NONE).all() and (src[40:] == DETECTED).all()
-    assert out[0].track != out[45].track
+    assert out[0].track != out[45].track  # two tracks, one person
 
 
 def test_no_bridging_at_the_ends_or_across_tracks():
