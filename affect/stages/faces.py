@@ -24,14 +24,18 @@ log = logging.getLogger(__name__)
 class FacesStage(ClipStage):
     name = "faces"
     number = 1
-    version = 1
+    version = 2  # 2: one subject per clip chosen over the whole clip, re-identification, upright rotated videos
 
     def variant(self) -> str:
         return f"{self.cfg.faces.source}{self.cfg.faces.size}"
 
     def setup(self) -> None:
         if self.cfg.faces.source == "detect":
+            from affect.face.reid import load_embedder
+
             self.detector = FaceDetector(self.cfg.faces, resolve_device(self.cfg.device))
+            self.embedder, why = load_embedder(self.cfg.faces.reid)
+            (log.info if self.embedder is not None or self.cfg.faces.reid == "geometry" else log.warning)("faces: %s", why)
         elif self.cfg.faces.source != "provided":
             raise ValueError(f"faces.source must be 'detect' or 'provided', got {self.cfg.faces.source!r}")
 
@@ -46,8 +50,9 @@ class FacesStage(ClipStage):
             video = resolve(root, clip["video_path"])
             try:
                 summary = extract_faces(video, out, frames=int(clip["frames"]), side=clip["side"],
-                                        cfg=self.cfg.faces, detector=self.detector)
+                                        cfg=self.cfg.faces, detector=self.detector, embedder=self.embedder)
             except VideoError as e:
                 raise ClipError(video, str(e).removeprefix(f"{video}: ")) from None
-        summary.pop("seconds", None)  # timings go to the log, not into outputs that must be reproducible
+        for key in ("seconds", "seconds_crops"):  # timings go to the log, not into outputs that must be reproducible
+            summary.pop(key, None)
         return summary
