@@ -18,7 +18,7 @@ from typing import Any, Callable
 from affect.backbones.base import Backbone
 
 # modules whose import registers backbones; add a module here when adding a family
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("affect.backbones.speech_opensmile", "affect.backbones.landmarks", "affect.backbones.dlib_face")
 
 
 @dataclass(frozen=True)
