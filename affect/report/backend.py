@@ -1,0 +1,46 @@
+"""What stage 08 needs from training (stages 05-07), behind one small interface.
+
+``TrainBackend`` forwards to ``affect.train.runs`` (``list_runs``, ``predict_grid``) and
+``affect.train.aligned`` (``load_clip``), imported only when used; tests give the stage
+another backend with the same three methods.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from affect.timegrid import Grid
+
+
+class RunsBackend(Protocol):
+    def list_runs(self, stage_dir: Path) -> dict[str, Path]:
+        """Model name -> run folder, for a finished stage 06 or 07 folder."""
+
+    def predict_grid(self, run_dir: Path, align_dir: Path, clips: Sequence[str], device: str) -> dict[str, np.ndarray]:
+        """Clip -> [steps, 2] predictions on the clip's aligned grid."""
+
+    def grid(self, align_dir: Path, clip: str) -> tuple[Grid, int]:
+        """The clip's grid and its number of steps, as stage 05 stored them."""
+
+
+class TrainBackend:
+    """The real thing: affect.train.runs and affect.train.aligned."""
+
+    def list_runs(self, stage_dir: Path) -> dict[str, Path]:
+        from affect.train.runs import list_runs
+
+        return {name: Path(path) for name, path in list_runs(stage_dir).items()}
+
+    def predict_grid(self, run_dir: Path, align_dir: Path, clips: Sequence[str], device: str) -> dict[str, np.ndarray]:
+        from affect.train.runs import predict_grid
+
+        return predict_grid(run_dir, align_dir, list(clips), device=device)
+
+    def grid(self, align_dir: Path, clip: str) -> tuple[Grid, int]:
+        from affect.train.aligned import load_clip
+
+        aligned = load_clip(align_dir, clip)  # memory-mapped: only grid.json and the small masks are read
+        return Grid(float(aligned.hop)), int(aligned.steps)

@@ -1,0 +1,122 @@
+"""Stage 09 `evaluate`: the challenge's CCC for every model, raw and smoothed, per clip, with plots.
+
+Scores each model of stage 08 on each labelled split (``evaluate.splits``): global CCC and
+P_VA over the concatenated valid frames (``affect.metrics.evaluate``), per-clip CCC beside
+it, and every clip it could not score with the reason. Writes ``results.csv``,
+``per_clip.csv``, ``unscored.csv``, ``metrics.json``, ``plots/*.png`` and ``report.md``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from affect.cache import StageDir
+from affect.cache import atomic
+from affect.data.manifest import labels_path, load_labels, read_manifest
+from affect.metrics.ccc import DIMS
+from affect.report.markdown import build_report
+from affect.report.plots import ClipCurves, plot_density, plot_series
+from affect.report.provenance import upstream_records
+from affect.report.scoring import UNSCORED_COLUMNS, score
+from affect.report.store import ModelOutput, folder_name, load_model, read_models
+from affect.stages.base import RunOptions, Stage, StageReport
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("raw", "smoothed")
+
+
+class EvaluateStage(Stage):
+    name = "evaluate"
+    number = 9
+    version = 1
+    requires = ("prepare", "predict")
+
+    def labels(self, manifest: pd.DataFrame, split: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
+        """The split's labelled clips -> labels; labelled clips whose label array is missing are listed."""
+        prepare = self.upstream_output("prepare").path
+        rows = manifest[(manifest["split"] == split) & manifest["label_path"].notna()]
+        labels, missing = {}, []
+        for clip in rows["clip"]:
+            if labels_path(prepare, clip).is_file():
+                labels[clip] = load_labels(prepare, clip)
+            else:
+                missing.append({"clip": clip, "reason": f"labels missing from stage 00: {labels_path(prepare, clip)}"})
+        return labels, missing
+
+    def plan(self) -> str:
+        models = read_models(self.upstream_output("predict").path)
+        return f"{len(models)} models x splits {', '.join(self.cfg.evaluate.splits)}"
+
+    def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
+        manifest = read_manifest(self.upstream_output("prepare").path)
+        models = read_models(self.upstream_output("predict").path)
+        fps = dict(zip(manifest["clip"], manifest["fps"].astype(float)))
+        results, per_clip, unscored, plots, windows = [], [], [], [], []
+        for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
+            output = load_model(model, folder)
+            windows.append({"model": model, "kind": output.smoothing.kind,
+                            **{f"{d} (s)": output.smoothing.window_s[d] for d in DIMS},
+                            "chosen on": output.smoothing.chosen_on})
+            for split in self.cfg.evaluate.splits:
+                labels, missing = self.labels(manifest, split)
+                in_split = set(manifest.loc[manifest["split"] == split, "clip"])
+                for variant, preds in zip(VARIANTS, (output.raw, output.final)):
+                    scored = score({c: v for c, v in preds.items() if c in in_split}, labels)
+                    key = {"model": model, "predictions": variant, "split": split}
+                    results.append({**key, **scored.row(), "unscored": len(scored.unscored) + len(missing)})
+                    if scored.report is not None:
+                        per_clip.append(scored.report.per_clip.assign(**key))
+                    unscored += [{**key, **u} for u in scored.unscored.to_dict("records") + missing]
+            plots += self.plot_model(output, manifest, fps, out.path / "plots")
+        results_df = pd.DataFrame(results)
+        per_clip_df = pd.concat(per_clip, ignore_index=True) if per_clip else pd.DataFrame()
+        unscored_df = pd.DataFrame(unscored, columns=["model", "predictions", "split", *UNSCORED_COLUMNS])
+        self.write(out, results_df, per_clip_df, unscored_df, pd.DataFrame(windows), plots)
+        out.mark_done({"models": sorted(models), "unscored": len(unscored_df)})
+        return StageReport(self.name, out.path, "ran", len(models), 0)
+
+    def plot_model(self, output: ModelOutput, manifest: pd.DataFrame, fps: dict[str, float], plots: Path) -> list[Path]:
+        """Time series of the labelled clips with the most valid frames, and the VA density, for one model."""
+        split = self.cfg.evaluate.splits[0] if self.cfg.evaluate.splits else "validation"
+        labels, _ = self.labels(manifest, split)
+        usable = {c: y for c, y in labels.items()
+                  if c in output.raw and len(output.raw[c]) == len(y) and np.isfinite(y).any()}
+        if not usable:
+            log.warning("evaluate: %s: no scorable %s clip to plot", output.model, split)
+            return []
+        ranked = sorted(usable, key=lambda c: (-int(np.isfinite(usable[c]).all(axis=1).sum()), c))
+        curves = [ClipCurves(c, fps[c], usable[c], output.raw[c], output.final[c] if output.smoothed else None)
+                  for c in ranked[: max(1, self.cfg.evaluate.plot_clips)]]
+        name = folder_name(output.model)
+        series = plot_series(plots / f"{name}_series.png", curves, f"{output.model}: predicted vs true ({split})")
+        pred = np.concatenate([output.final[c] for c in ranked])
+        label = np.concatenate([usable[c] for c in ranked])
+        density = plot_density(plots / f"{name}_density.png", pred, label, f"{output.model} ({split})")
+        return [series, density]
+
+    def write(self, out: StageDir, results: pd.DataFrame, per_clip: pd.DataFrame, unscored: pd.DataFrame,
+              windows: pd.DataFrame, plots: list[Path]) -> None:
+        order = {s: i for i, s in enumerate(self.cfg.evaluate.splits)}
+        results = results.sort_values(["split", "p_va"], key=lambda col: col.map(order) if col.name == "split" else col,
+                                      ascending=[True, False], na_position="last", kind="stable")
+        for name, frame in (("results", results), ("per_clip", per_clip), ("unscored", unscored)):
+            with atomic.atomic_path(out.path / f"{name}.csv") as tmp:
+                frame.to_csv(tmp, index=False)
+        atomic.write_json(out.path / "metrics.json", results.to_dict("records"))
+        scored = results.dropna(subset=["p_va"])
+        best = str(scored.iloc[0]["model"]) if len(scored) else ""
+        best_rows = per_clip[(per_clip["model"] == best) & (per_clip["predictions"] == scored.iloc[0]["predictions"])
+                             ] if best else pd.DataFrame()
+        report = build_report(results, windows, best_rows.drop(columns=["model"], errors="ignore"), best or "(none)",
+                              unscored, plots, upstream_records(self), out.path)
+        atomic.write_text(out.path / "report.md", report)
+        for _, row in results.iterrows():
+            log.info("evaluate: %-28s %-8s %-10s P_VA %s (V %s, A %s), %d clips, %d unscored", row["model"],
+                     row["predictions"], row["split"], f"{row['p_va']:.4f}", f"{row['ccc_valence']:.4f}",
+                     f"{row['ccc_arousal']:.4f}", row["clips"], row["unscored"])
+        log.info("evaluate: report %s", out.path / "report.md")

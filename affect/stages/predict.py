@@ -1,0 +1,214 @@
+"""Stage 08 `predict`: every model of stages 06-07 on every frame of every clip, and submission files.
+
+Per model (runs ``<model>@<member>`` averaged when ``predict.ensemble``): grid predictions
+from ``predict_grid``, mapped onto each clip's frames (one row per manifest frame, also
+frames without a face or speech, clipped to [-1, 1]), a smoothing window chosen on the
+validation split's labels only, per-clip CSVs and one ABAW submission file per split.
+A model folder appears whole; a rerun resumes at the first unfinished model.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from affect.cache import StageDir
+from affect.cache import atomic
+from affect.data.manifest import load_labels, labels_path, read_manifest
+from affect.report.backend import RunsBackend, TrainBackend
+from affect.report.ensemble import average, group_runs
+from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
+from affect.report.smoothing import KINDS, Smoothing, choose
+from affect.report.store import MODELS, folder_name, save_arrays
+from affect.report.submission import write_clip_csv, write_submission
+from affect.stages.base import RunOptions, Stage, StageReport
+from affect.timegrid import Grid
+
+log = logging.getLogger(__name__)
+
+TRAINING_STAGES = ("unimodal", "fusion")
+
+
+class PredictStage(Stage):
+    name = "predict"
+    number = 8
+    version = 1
+    requires = ("prepare", "align", *TRAINING_STAGES)
+
+    def backend(self) -> RunsBackend:
+        return TrainBackend()
+
+    # inputs ------------------------------------------------------------------------------
+    @cached_property
+    def manifest(self) -> pd.DataFrame:
+        return read_manifest(self.upstream_output("prepare").path)
+
+    def clips(self, limit: int | None = None) -> pd.DataFrame:
+        splits = self.cfg.predict.splits
+        unknown = set(splits) - {"train", "validation", "test"}
+        if unknown:
+            raise ValueError(f"predict.splits: unknown split(s) {sorted(unknown)}; use train, validation, test")
+        rows = self.manifest[self.manifest["split"].isin(splits)]
+        return rows.iloc[:limit] if limit else rows
+
+    def models(self) -> dict[str, dict[str, Path]]:
+        backend = self.backend()
+        runs: dict[str, Path] = {}
+        for stage in TRAINING_STAGES:
+            runs.update(backend.list_runs(self.upstream_output(stage).path))
+        wanted = self.cfg.predict.models
+        if wanted:
+            known = set(runs) | {n.split("@", 1)[0] for n in runs}
+            missing = [m for m in wanted if m not in known]
+            if missing:
+                raise ValueError(f"predict.models: no trained run named {missing}; runs: {sorted(runs)}")
+            runs = {n: p for n, p in runs.items() if n in wanted or n.split("@", 1)[0] in wanted}
+        models = group_runs(runs, self.cfg.predict.ensemble)
+        if not models:
+            raise RuntimeError("predict: stages 06 (unimodal) and 07 (fusion) list no trained runs: nothing to predict")
+        return models
+
+    def validation_labels(self) -> dict[str, np.ndarray]:
+        """Labels of the validation split only: the one thing smoothing may be chosen on."""
+        prepare = self.upstream_output("prepare").path
+        rows = self.manifest[(self.manifest["split"] == "validation") & self.manifest["label_path"].notna()]
+        return {c: load_labels(prepare, c) for c in rows["clip"] if labels_path(prepare, c).is_file()}
+
+    def plan(self) -> str:
+        models = self.models()
+        return f"{len(models)} models ({', '.join(models)}) x {len(self.clips())} clips"
+
+    # running -----------------------------------------------------------------------------
+    def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
+        from affect.device import resolve_device
+
+        if self.cfg.predict.smooth_kind not in KINDS:
+            raise ValueError(f"predict.smooth_kind must be one of {KINDS}, got {self.cfg.predict.smooth_kind!r}")
+        clips = self.clips(opts.limit)
+        models = self.models()
+        device = str(resolve_device(self.cfg.device))
+        log.info("predict: %d models x %d clips (%s) on %s", len(models), len(clips),
+                 ", ".join(self.cfg.predict.splits), device)
+        grids = GridCache(self.backend(), self.upstream_output("align").path)
+        val_labels = self.validation_labels() if self.cfg.predict.smooth else {}
+        index: dict[str, str] = {}
+        errors: list[dict[str, str]] = []
+        ran = 0
+        for model, members in tqdm(models.items(), desc="predict", unit="model"):
+            folder = out.path / "models" / folder_name(model)
+            if not folder.is_dir():
+                with atomic.atomic_dir(folder) as tmp:
+                    self.predict_model(model, members, clips, grids, val_labels, tmp, device)
+                ran += 1
+            index[model] = folder.relative_to(out.path).as_posix()
+            errors += json.loads((folder / "info.json").read_text())["errors"]
+        atomic.write_json(out.path / MODELS, index)
+        out.save_errors(errors)
+        for e in errors:
+            log.error("predict: %s: %s: %s", e["clip"] or "-", e["file"], e["error"])
+        if opts.limit and len(clips) < len(self.clips()):
+            return StageReport(self.name, out.path, "partial", ran, len(errors))
+        out.mark_done({"models": sorted(index), "clips": len(clips), "errors": len(errors)})
+        return StageReport(self.name, out.path, "ran", ran, len(errors))
+
+    def predict_model(self, model: str, members: dict[str, Path], clips: pd.DataFrame, grids: GridCache,
+                      val_labels: dict[str, np.ndarray], folder: Path, device: str) -> None:
+        """Everything of one model into ``folder``: arrays, CSVs, submissions, smoothing, info."""
+        errors: list[dict[str, str]] = []
+        fps = dict(zip(clips["clip"], clips["fps"].astype(float)))
+        frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
+        per_member = []
+        for run, run_dir in members.items():
+            grid_preds, run_errors = self.predict_run(run, run_dir, list(clips["clip"]), grids, device)
+            errors += run_errors
+            mapped = {}
+            for clip, values in grid_preds.items():
+                try:
+                    mapped[clip] = to_video_frames(clip, values, grids.get(clip)[0], frames[clip], fps[clip])
+                except PredictionError as e:
+                    errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e.message}"})
+            per_member.append(mapped)
+        raw, problems = average(per_member)
+        errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
+                   if not any(e["clip"] == c for e in errors)]
+        smoothing = self.choose_smoothing(model, raw, val_labels, fps)
+        final = {c: smoothing.apply(v, fps[c]) for c, v in raw.items()}
+        save_arrays(folder / "raw.npz", raw)
+        save_arrays(folder / "final.npz", final)
+        smoothing.save(folder / "smoothing.json")
+        for clip, values in final.items():
+            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip])
+        for split in self.cfg.predict.splits:
+            order = list(clips.loc[clips["split"] == split, "clip"])
+            missing = write_submission(folder / f"submission_{split}.csv", order, final)
+            errors += [{"clip": c, "file": f"{model} submission_{split}.csv",
+                        "error": "no predictions: this clip's rows are missing from the submission"} for c in missing]
+        atomic.write_json(folder / "info.json", {
+            "model": model, "members": {r: str(p) for r, p in members.items()},
+            "clips": len(final), "errors": errors})
+        log.info("predict: %s: %d clips predicted, %d problems", model, len(final), len(errors))
+
+    def predict_run(self, run: str, run_dir: Path, clips: list[str], grids: GridCache,
+                    device: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
+        """One run's checked grid predictions; problems as error rows (whole run, or per clip)."""
+        if not Path(run_dir).is_dir():
+            return {}, [{"clip": "", "file": str(run_dir), "error": f"run {run!r}: run folder does not exist"}]
+        backend = self.backend()
+        try:
+            got = backend.predict_grid(run_dir, grids.align_dir, clips, device)
+        except Exception as e:  # find out whether the run or some clips are at fault
+            log.warning("predict: run %s failed on all clips at once (%s); retrying clip by clip", run, e)
+            got, failures = {}, {}
+            for clip in clips:
+                try:
+                    got.update(backend.predict_grid(run_dir, grids.align_dir, [clip], device))
+                except Exception as ce:
+                    failures[clip] = f"{type(ce).__name__}: {ce}"
+            if len(failures) == len(clips):
+                return {}, [{"clip": "", "file": str(run_dir),
+                             "error": f"run {run!r} cannot predict (no checkpoint? unfinished training?): {e}"}]
+            errors = [{"clip": c, "file": str(run_dir), "error": f"run {run!r}: {m}"} for c, m in failures.items()]
+        else:
+            errors = []
+        checked = {}
+        for clip in clips:
+            if clip not in got:
+                if not any(e["clip"] == clip for e in errors):
+                    errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r} returned no predictions"})
+                continue
+            try:
+                checked[clip] = check_grid_predictions(clip, got[clip], grids.get(clip)[1])
+            except (PredictionError, FileNotFoundError, KeyError, ValueError) as e:
+                errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
+        return checked, errors
+
+    def choose_smoothing(self, model: str, raw: dict[str, np.ndarray], val_labels: dict[str, np.ndarray],
+                         fps: dict[str, float]) -> Smoothing:
+        cfg = self.cfg.predict
+        if not cfg.smooth:
+            return Smoothing(kind=cfg.smooth_kind, chosen_on="disabled (predict.smooth=false)")
+        usable = {c: y for c, y in val_labels.items() if c in raw and len(y) == len(raw[c])}
+        for c in set(val_labels) & set(raw) - set(usable):
+            log.warning("predict: %s: clip %s left out of the smoothing choice: %d predicted frames, %d labels",
+                        model, c, len(raw[c]), len(val_labels[c]))
+        return choose(raw, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="validation")
+
+
+class GridCache:
+    """Each clip's aligned grid (hop, steps), read once and shared by every model."""
+
+    def __init__(self, backend: RunsBackend, align_dir: Path):
+        self.backend = backend
+        self.align_dir = align_dir
+        self._grids: dict[str, tuple[Grid, int]] = {}
+
+    def get(self, clip: str) -> tuple[Grid, int]:
+        if clip not in self._grids:
+            self._grids[clip] = self.backend.grid(self.align_dir, clip)
+        return self._grids[clip]
+

@@ -1,0 +1,42 @@
+"""Ensembles of runs, per-clip CSVs and the ABAW submission file."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from affect.report.ensemble import average, group_runs
+from affect.report.submission import read_clip_csv, submission_table, write_clip_csv, write_submission
+
+
+def test_runs_named_model_at_member_are_grouped():
+    runs = {"fusion@seed1": Path("b"), "fusion@seed0": Path("a"), "unimodal/x": Path("c"), "baseline/late": Path("d")}
+    assert group_runs(runs) == {"baseline/late": {"baseline/late": Path("d")},
+                                "fusion": {"fusion@seed0": Path("a"), "fusion@seed1": Path("b")},
+                                "unimodal/x": {"unimodal/x": Path("c")}}
+    assert sorted(group_runs(runs, ensemble=False)) == sorted(runs)
+
+
+def test_average_needs_every_member():
+    a = {"c1": np.ones((4, 2)), "c2": np.zeros((3, 2)), "c3": np.zeros((3, 2))}
+    b = {"c1": np.zeros((4, 2)), "c3": np.zeros((2, 2))}
+    out, problems = average([a, b])
+    assert list(out) == ["c1"] and np.allclose(out["c1"], 0.5) and out["c1"].dtype == np.float32
+    assert problems["c2"] == "predicted by 1 of 2 ensemble members" and "disagree" in problems["c3"]
+
+
+def test_submission_rows_in_the_given_order(tmp_path):
+    preds = {"b": np.full((3, 2), 0.25, np.float32), "a": np.array([[0.1, -0.2], [0.3, 0.4]], np.float32)}
+    table, missing = submission_table(["b", "zz", "a"], preds)
+    assert missing == ["zz"]
+    assert table["image_location"].tolist() == ["b/00001.jpg", "b/00002.jpg", "b/00003.jpg", "a/00001.jpg", "a/00002.jpg"]
+    assert write_submission(tmp_path / "s.csv", ["a", "b"], preds) == []
+    text = (tmp_path / "s.csv").read_text().splitlines()
+    assert text[0] == "image_location,valence,arousal" and text[1] == "a/00001.jpg,0.100000,-0.200000"
+    assert len(text) == 6
+
+
+def test_clip_csv_round_trip(tmp_path):
+    values = np.random.default_rng(0).uniform(-1, 1, (7, 2)).astype(np.float32)
+    write_clip_csv(tmp_path / "c.csv", values, fps=30)
+    np.testing.assert_allclose(read_clip_csv(tmp_path / "c.csv"), values, atol=1e-6)
+    assert pd.read_csv(tmp_path / "c.csv")["frame"].tolist() == list(range(1, 8))
