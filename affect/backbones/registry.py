@@ -18,7 +18,9 @@ from typing import Any, Callable
 from affect.backbones.base import Backbone
 
 # modules whose import registers backbones; add a module here when adding a family
-_MODULES: tuple[str, ...] = ("affect.backbones.speech_opensmile", "affect.backbones.landmarks", "affect.backbones.dlib_face")
+_MODULES: tuple[str, ...] = ("affect.backbones.speech_opensmile", "affect.backbones.landmarks", "affect.backbones.dlib_face",
+                             "affect.backbones.visual_timm", "affect.backbones.visual_clip",
+                             "affect.backbones.visual_vggface2")
 
 
 @dataclass(frozen=True)

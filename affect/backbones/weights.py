@@ -102,10 +102,13 @@ def resolve_weights(name: str, weights: str, filenames: Sequence[str], fetch_hin
 
 def not_found_message(name: str, weights: str, filenames: Sequence[str], fetch_hint: str = "") -> str:
     folder = checkpoint_dir(name)
-    where = " or ".join(str(folder / f) for f in filenames) or str(folder)
+    files = ", ".join(filenames)
+    where = f"{folder}/{filenames[0]}" if len(filenames) == 1 else f"{folder}/ (one of: {files})" if files \
+        else f"{folder}/"
     mode = "HF_HUB_OFFLINE=1, so no download was tried" if offline() else "the download failed"
+    command = f"affect weights fetch {name}" + (f" --tag {weights}" if weights not in (DEFAULT, RANDOM) else "")
     msg = (f"no weights for backbone {name!r} (weights={weights!r}): put the file at {where} "
-           f"(or pass weights=<path to the file>), or run `affect weights fetch {name}` on a machine with "
+           f"(or pass weights=<path to the file>), or run `{command}` on a machine with "
            f"internet and copy {folder} here ({mode}); weights=random runs without pretrained weights.")
     return f"{msg} {fetch_hint}".strip()
 
