@@ -53,18 +53,22 @@ class EvaluateStage(Stage):
         return f"{len(models)} models x splits {', '.join(self.cfg.evaluate.splits)}"
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
+        splits = self.cfg.evaluate.splits
+        if not splits or set(splits) - {"train", "validation", "test"}:
+            raise ValueError(f"evaluate.splits must list some of train, validation, test; got {splits}")
         manifest = read_manifest(self.upstream_output("prepare").path)
         models = read_models(self.upstream_output("predict").path)
         fps = dict(zip(manifest["clip"], manifest["fps"].astype(float)))
+        labelled = {split: self.labels(manifest, split) for split in splits}
         results, per_clip, unscored, plots, windows = [], [], [], [], []
         for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
             output = load_model(model, folder)
             windows.append({"model": model, "kind": output.smoothing.kind,
                             **{f"{d} (s)": output.smoothing.window_s[d] for d in DIMS},
                             "chosen on": output.smoothing.chosen_on})
-            for split in self.cfg.evaluate.splits:
-                labels, missing = self.labels(manifest, split)
-                in_split = set(manifest.loc[manifest["split"] == split, "clip"])
+            for split in splits:
+                labels, missing = labelled[split]
+                in_split = set(manifest.loc[manifest["split"] == split, "clip"]) - {m["clip"] for m in missing}
                 for variant, preds in zip(VARIANTS, (output.raw, output.final)):
                     scored = score({c: v for c, v in preds.items() if c in in_split}, labels)
                     key = {"model": model, "predictions": variant, "split": split}
@@ -72,7 +76,7 @@ class EvaluateStage(Stage):
                     if scored.report is not None:
                         per_clip.append(scored.report.per_clip.assign(**key))
                     unscored += [{**key, **u} for u in scored.unscored.to_dict("records") + missing]
-            plots += self.plot_model(output, manifest, fps, out.path / "plots")
+            plots += self.plot_model(output, splits[0], labelled[splits[0]][0], fps, out.path / "plots")
         results_df = pd.DataFrame(results)
         per_clip_df = pd.concat(per_clip, ignore_index=True) if per_clip else pd.DataFrame()
         unscored_df = pd.DataFrame(unscored, columns=["model", "predictions", "split", *UNSCORED_COLUMNS])
@@ -80,10 +84,9 @@ class EvaluateStage(Stage):
         out.mark_done({"models": sorted(models), "unscored": len(unscored_df)})
         return StageReport(self.name, out.path, "ran", len(models), 0)
 
-    def plot_model(self, output: ModelOutput, manifest: pd.DataFrame, fps: dict[str, float], plots: Path) -> list[Path]:
+    def plot_model(self, output: ModelOutput, split: str, labels: dict[str, np.ndarray], fps: dict[str, float],
+                   plots: Path) -> list[Path]:
         """Time series of the labelled clips with the most valid frames, and the VA density, for one model."""
-        split = self.cfg.evaluate.splits[0] if self.cfg.evaluate.splits else "validation"
-        labels, _ = self.labels(manifest, split)
         usable = {c: y for c, y in labels.items()
                   if c in output.raw and len(output.raw[c]) == len(y) and np.isfinite(y).any()}
         if not usable:
