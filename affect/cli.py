@@ -12,17 +12,31 @@ from affect.config import Config, ConfigError, load_config
 from affect.config.load import describe
 from affect.log import setup_logging
 from affect.stages import DESCRIPTIONS, STAGES, RunOptions, StageNotReady, get_stage, stage_names, stage_range
+from affect.stages.base import InputError, Stage
 
 log = logging.getLogger("affect")
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
                         help="YAML config file(s), merged in order (e.g. pipelines/conf/demo.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. faces.size=112")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    _config_options(parser)
     parser.add_argument("--overwrite", action="store_true", help="recompute even if the output exists")
     parser.add_argument("--dry-run", action="store_true", help="only say what would run")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="take the first N clips")
+    parser.add_argument("--limit", type=_positive, default=None, metavar="N",
+                        help="a partial run: every stage after prepare takes the same N clips (balanced across "
+                             "splits); a later run without --limit completes the same folders")
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N (default: config's device, auto)")
 
 
@@ -45,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Continuous valence-arousal recognition from face video and speech.",
         epilog=f"stages (each cached under cache_root and skipped when done):\n{stages}\n\n"
                "other commands:\n  run        a range of stages: affect run --stage prepare --stop-stage faces\n"
+               "  status     where each stage stands for a config: affect status -c pipelines/conf/demo.yaml\n"
                "  synth      write a synthetic Aff-Wild2-style corpus")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in stage_names():
@@ -56,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", default=stage_names()[0], help="first stage (name or number)")
     p.add_argument("--stop-stage", default=stage_names()[-1], help="last stage (name or number)")
     _run_options(p)
+    p = sub.add_parser("status", help="where each stage stands for a config (reads markers only)",
+                       description="One line per stage for this config: done / partial / not run, clips, "
+                                   "failures (first error), size, when written, output folder.")
+    _config_options(p)
     p = sub.add_parser("synth", help="write a synthetic Aff-Wild2-style corpus",
                        description="Write a synthetic Aff-Wild2-style corpus (videos with audio, labels, latent truth).")
     p.add_argument("out", type=Path, help="output folder")
@@ -74,14 +93,23 @@ def run_stages(names: list[str], args: argparse.Namespace) -> int:
     opts = RunOptions(overwrite=args.overwrite, dry_run=args.dry_run, limit=args.limit,
                       command=shlex.join(["affect", *sys.argv[1:]]))
     failed = 0
+    first: Stage = get_stage(names[0])(cfg)
     for name in names:
-        report = get_stage(name)(cfg).run(opts)
+        report = first.upstream(name).run(opts)  # one instance per stage, shared as upstream by the later ones
         failed += report.failed
-        if report.status == "partial" and name != names[-1]:
-            log.info("stopping after %s: it is incomplete (--limit)", name)
-            break
     if failed:
-        log.warning("%d clip(s) failed; see errors.csv in the stage folders", failed)
+        log.warning("%d clip(s) failed; see errors.csv in the stage folders (affect status lists them)", failed)
+    if args.limit is not None and not args.dry_run:
+        log.info("partial run (--limit %d): the same command without --limit completes these folders; "
+                 "`affect status` shows where each stage stands", args.limit)
+    return 0
+
+
+def show_status(args: argparse.Namespace) -> int:
+    from affect.status import collect, render
+
+    cfg = load_config(args.config, args.overrides)
+    sys.stdout.write(render(cfg, collect(cfg)))
     return 0
 
 
@@ -102,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             return run_stages(stage_range(args.stage, args.stop_stage), args)
+        if args.command == "status":
+            return show_status(args)
         return run_stages([args.command], args)
-    except (ConfigError, StageNotReady, KeyError, FileNotFoundError) as e:
+    except (ConfigError, StageNotReady, InputError, KeyError, FileNotFoundError) as e:
         log.error("%s", e.args[0] if isinstance(e, KeyError) else e)
         return 2
 

@@ -12,11 +12,7 @@ from typing import Any
 import pandas as pd
 
 from affect.data.manifest import resolve
-from affect.device import resolve_device
-from affect.face.detect import FaceDetector
-from affect.face.extract import extract_faces, faces_from_provided
 from affect.stages.base import ClipError, ClipStage
-from affect.video.decode import VideoError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +25,10 @@ class FacesStage(ClipStage):
     def variant(self) -> str:
         return f"{self.cfg.faces.source}{self.cfg.faces.size}"
 
-    def setup(self) -> None:
+    def setup(self) -> None:  # torch, facenet-pytorch and PyAV are imported here, where the work starts
         if self.cfg.faces.source == "detect":
+            from affect.device import resolve_device
+            from affect.face.detect import FaceDetector
             from affect.face.reid import load_embedder
 
             self.detector = FaceDetector(self.cfg.faces, resolve_device(self.cfg.device))
@@ -40,6 +38,9 @@ class FacesStage(ClipStage):
             raise ValueError(f"faces.source must be 'detect' or 'provided', got {self.cfg.faces.source!r}")
 
     def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
+        from affect.face.extract import extract_faces, faces_from_provided
+        from affect.video.decode import VideoError
+
         root = self.cfg.corpus.root
         if self.cfg.faces.source == "provided":
             if not clip["crops_dir"]:

@@ -16,7 +16,7 @@ from affect.data.labels import LabelFileError, read_va_file
 from affect.data.manifest import COLUMNS, MANIFEST, labels_path
 from affect.data.probe import ProbeError, probe_video
 from affect.data.sources import ClipSource, find_sources
-from affect.stages.base import ClipError, RunOptions, Stage, StageReport
+from affect.stages.base import ClipError, InputError, RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,16 @@ class PrepareStage(Stage):
 
     @property
     def root(self) -> Path:
-        return Path(self.cfg.corpus.root)
+        root = Path(self.cfg.corpus.root)
+        if not root.is_dir():
+            where = root if root.is_absolute() else f"{root} ({root.resolve()})"
+            raise InputError(f"corpus root {where} does not exist or is not a folder: set "
+                             "corpus.root=<folder> on the command line or in the config file "
+                             f"(a synthetic one: affect synth {root})")
+        return root
+
+    def log_sections(self) -> dict[str, Any]:
+        return {"corpus": self.cfg.corpus, "prepare": self.cfg.prepare}
 
     def variant(self) -> str:
         return self.cfg.corpus.layout
@@ -64,7 +73,9 @@ class PrepareStage(Stage):
             log.error("prepare: %s: %s", e["file"], e["error"])
         first_file: dict[str, str] = {}
         rows: list[dict[str, Any]] = []
-        for src in tqdm(sources[: opts.limit] if opts.limit else sources, desc="prepare", unit="clip"):
+        if opts.limit is not None:
+            log.info("prepare: reads the whole corpus (folds and manifest do not depend on --limit %d)", opts.limit)
+        for src in tqdm(sources, desc="prepare", unit="clip"):
             origin = str(src.label_path or src.video_path)
             if src.clip in first_file:
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
@@ -93,8 +104,6 @@ class PrepareStage(Stage):
         out.save_errors(errors)
         log.info("prepare: %d clips (%s), %d problems; manifest %s", len(table),
                  ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), out.path / MANIFEST)
-        if opts.limit and opts.limit < len(sources):
-            return StageReport(self.name, out.path, "partial", len(table), len(errors))
         out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors]})
         return StageReport(self.name, out.path, "ran", len(table), len(errors))
 
