@@ -91,12 +91,9 @@ def _detect_tracks(reader: VideoReader, tracker: FaceTracker, detector: FaceDete
     try:
         for batch in batches:
             dets = detector.detect(batch.frames)
-            for image, d in zip(batch.frames, dets):
-                describe = None
-                if embedder is not None:  # descriptors from the detection-size frame
-                    def describe(boxes: np.ndarray, image: np.ndarray = image) -> np.ndarray:
-                        return embedder(image, boxes * np.array([info.scale_x, info.scale_y] * 2, np.float32))
-                tracker.push(d.scaled(info.scale_x, info.scale_y) if info.scaled else d, describe)
+            for image, d in zip(batch.frames, dets):  # thumbnails and descriptors from the detection-size frame
+                tracker.push(d.scaled(info.scale_x, info.scale_y) if info.scaled else d, image,
+                             (info.scale_x, info.scale_y), embedder)
             bar.update(len(batch))
     except VideoError as e:
         if reader.decoded == 0:

@@ -11,10 +11,11 @@ gives several tracks across cuts and absences. The choice, over the whole clip:
      most `reid_threshold`;
    - by geometry otherwise (backend "geometry", or a track too small or too short to have a
      descriptor): the later track starts where the earlier one was last seen (centre within
-     `reid_dist` x face side, side ratio within `reid_size`). This follows a person who
-     stays in place; after a cut it cannot tell who is who, so it joins whoever appears
-     where the subject was, and a subject who reappears elsewhere is not followed (those
-     frames are no face).
+     `reid_dist` x face side, side ratio within `reid_size`), and neither track ends or
+     starts at an abrupt change of look (a cut, see `affect.face.track`). This follows a
+     person who leaves the picture or is missed and comes back in place; across a cut it
+     cannot tell who is who, so it joins nobody: a subject who reappears after a cut is not
+     followed (those frames are no face), and neither is whoever takes the subject's place.
 2. The subject is the person with the largest summed weight over all frames (presence x
    size x centrality, or for `_left`/`_right` clips the frames where it is the face on that
    side; see `affect.face.track`). A runner-up within `AMBIGUOUS` of it is logged.
@@ -52,6 +53,8 @@ class Track:
     first_box: np.ndarray
     last_box: np.ndarray
     descriptors: np.ndarray | None  # [k, D] appearance samples, or None
+    ended_by_change: bool = False  # its face's look changed abruptly where it ended (a cut)
+    started_by_change: bool = False
 
 
 @dataclass
@@ -103,12 +106,16 @@ def summarise(rec: TrackRecords) -> list[Track]:
         rows = np.nonzero(rec.track == tid)[0]  # in frame order
         tracks.append(Track(int(tid), int(rec.frame[rows[0]]), int(rec.frame[rows[-1]]), len(rows),
                             float(rec.weight[rows].sum()), rec.box[rows[0]], rec.box[rows[-1]],
-                            rec.descriptors.get(int(tid))))
+                            rec.descriptors.get(int(tid)), int(tid) in rec.ended_by_change,
+                            int(tid) in rec.started_by_change))
     return tracks
 
 
 def _geometry_cost(a: Track, b: Track, cfg: FacesConfig) -> float | None:
-    """How far `b` (later) starts from where `a` was last seen, in units of the allowed distance."""
+    """How far `b` (later) starts from where `a` was last seen, in units of the allowed distance
+    (None: too far, too different in size, or the place changed hands at a cut)."""
+    if a.ended_by_change or b.started_by_change:
+        return None
     side_a, side_b = float(box_side(a.last_box)), float(box_side(b.first_box))
     if min(side_a, side_b) <= 0 or max(side_a, side_b) / min(side_a, side_b) > cfg.reid_size:
         return None

@@ -159,3 +159,36 @@ def test_faces_from_provided_fills_missing_files(tmp_path, head):
     # same size as asked: the JPEG bytes are kept as they are
     faces_from_provided(crops, tmp_path / "same", frames=8, cfg=FacesConfig(size=112))
     assert CropReader(tmp_path / "same").read_jpeg(0) == (crops / "00001.jpg").read_bytes()
+
+
+def test_rotated_phone_video_gives_upright_crops(tmp_path, head, detector):
+    """A portrait scene recorded sideways with a 90° display-rotation flag: crops are upright,
+    landmarks are in upright-frame pixels with the eyes level and above the mouth, and the crops
+    match those of the same scene stored upright."""
+    import av
+
+    upright = np.full((320, 240, 3), 90, np.uint8)  # portrait 240 x 320
+    upright[60:240, 30:210] = np.asarray(Image.fromarray(head).resize((180, 180)))
+    coded = np.ascontiguousarray(np.rot90(upright, -1))  # turned clockwise: the display turns it back
+    rotated = tmp_path / "phone.mp4"
+    with av.open(str(rotated), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.height, s.width, s.pix_fmt = coded.shape[0], coded.shape[1], "yuv420p"
+        s.set_display_rotation(90)
+        for _ in range(4):
+            for p in s.encode(av.VideoFrame.from_ndarray(coded, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    straight = tmp_path / "straight.mp4"
+    write_video(straight, [upright] * 4)
+    s = extract_faces(rotated, tmp_path / "rot", frames=4, side=None, cfg=CFG, detector=detector)
+    extract_faces(straight, tmp_path / "ref", frames=4, side=None, cfg=CFG, detector=detector)
+    z = load(tmp_path / "rot")
+    assert s["rotation"] == 90 and s["found"] == 4 and tuple(z["frame_size"]) == (240, 320)
+    lm = z["landmarks"]
+    assert np.abs(lm[:, 0, 1] - lm[:, 1, 1]).max() < 6  # eyes level
+    assert (lm[:, 0, 0] < lm[:, 1, 0]).all() and (lm[:, :2, 1].max(axis=1) < lm[:, 3:, 1].min(axis=1)).all()
+    np.testing.assert_allclose(lm, load(tmp_path / "ref")["landmarks"], atol=3)
+    a, b = CropReader(tmp_path / "rot").read([0]).astype(int), CropReader(tmp_path / "ref").read([0]).astype(int)
+    assert np.abs(a - b).mean() < 8

@@ -25,14 +25,14 @@ def dets(*faces) -> Detections:
                       np.stack([f[1] for f in faces]))
 
 
-def run(frames: list[Detections], side=None, describe=None, **kw):
-    """Track, choose the subject over the whole clip (geometry unless `describe` is given)."""
+def run(frames: list[Detections], side=None, **kw):
+    """Track (boxes only), choose the subject over the whole clip by geometry."""
     cfg = FacesConfig(**kw)
     tracker = FaceTracker(cfg, (W, H), side)
     for d in frames:
-        tracker.push(d, describe)
+        tracker.push(d)
     records = tracker.records()
-    choice = choose_subject(records, cfg, appearance=describe is not None)
+    choice = choose_subject(records, cfg, appearance=False)
     out = subject_targets(records, choice, cfg.max_gap)
     assert [t.frame for t in out] == list(range(len(frames)))  # every frame once, in order
     return out

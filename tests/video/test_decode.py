@@ -101,3 +101,65 @@ def test_decode_error_midway_keeps_earlier_frames(tmp_path):
     frames = np.concatenate([b.frames for b in got])
     assert len(frames) == reader.decoded == 11
     np.testing.assert_array_equal(frames.mean(axis=(1, 2, 3)), 10 * np.arange(11))  # lossless
+
+
+def write_rotated(path: Path, frames, rotation: int) -> None:
+    """Encode `frames` as coded, flagged with a display rotation of `rotation` degrees anticlockwise."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        s.set_display_rotation(rotation)
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotation_flag_gives_upright_frames(tmp_path, rotation):
+    upright = np.zeros((64, 48, 3), np.uint8)  # portrait, a white block at the top left
+    upright[:16, :16] = 255
+    coded = np.rot90(upright, -rotation // 90)  # what a phone records sideways
+    path = tmp_path / "phone.mp4"
+    write_rotated(path, [coded] * 3, rotation)
+    info = probe_video(path)
+    assert info.rotation == rotation and (info.width, info.height) == (48, 64)
+    reader = VideoReader(path, batch_size=2, max_side=32, keep_full=True)
+    batches = list(reader)
+    assert batches[0].frames.shape == (2, 32, 24, 3) and batches[0].full.shape == (2, 64, 48, 3)
+    full = np.concatenate([b.full for b in batches])
+    assert np.abs(full.astype(int) - upright).mean() < 4
+    small = batches[0].frames[0, ..., 0]
+    assert small[:8, :8].mean() > 200 and small[16:, :].mean() < 30  # the block stays top left
+
+
+def test_selected_frames_only(tmp_path):
+    path = tmp_path / "v.mp4"
+    write_video(path, flat_frames(20))
+    reader = VideoReader(path, batch_size=3, only=[2, 5, 6, 7, 11])
+    batches = list(reader)
+    assert [b.indices.tolist() for b in batches] == [[2, 5, 6], [7, 11]]
+    levels = np.concatenate([b.frames for b in batches]).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(levels, [20, 50, 60, 70, 110], atol=3)
+    assert reader.decoded == 12  # stops after the last wanted frame
+
+
+def test_prefetch_yields_in_order_and_reraises(tmp_path):
+    from affect.video.decode import prefetch
+
+    assert list(prefetch(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise VideoError("x.mp4", "decode error after 2 frames")
+    got = []
+    with pytest.raises(VideoError, match="after 2 frames"):
+        for item in prefetch(failing()):
+            got.append(item)
+    assert got == [1, 2]
+    gen = prefetch(iter(range(1000)), depth=1)
+    assert next(gen) == 0
+    gen.close()  # leaving early stops the thread
