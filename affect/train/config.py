@@ -16,6 +16,7 @@ class AlignConfig:
 
     hop: float = 0.25  # grid hop in seconds; 0 = each video's own frame rate
     features: list[str] = field(default_factory=list)  # feature sets (backbone names) to align; empty = all found
+    external: list[str] = field(default_factory=list)  # more feature folders (backbones.json + clips/<clip>/<name>.npz) made elsewhere
     substeps: bool = True  # also keep speech features at k sub-steps per grid step (learned strided-conv front end)
     speech_mask: bool = True  # AND speech features' masks with stage 03's speech-activity mask (when available)
 

@@ -1,0 +1,54 @@
+"""Stage 06 `unimodal`: one temporal regressor (gru | tcn | transformer) per aligned feature set.
+
+Each run lives in `runs/unimodal/<feature>/` (checkpoints, history.csv, run.json); the stage
+writes `ranking.csv` and `ranking.md`: feature sets by validation P_VA (global CCC). Runs are
+resumable: a finished run is kept, an interrupted one continues from its `last.pt`.
+"""
+from __future__ import annotations
+
+import logging
+
+from tqdm import tqdm
+
+from affect.cache import StageDir
+from affect.stages.base import RunOptions, Stage, StageReport
+
+log = logging.getLogger(__name__)
+
+
+class UnimodalStage(Stage):
+    name = "unimodal"
+    number = 6
+    version = 1
+    requires = ("align",)
+
+    def variant(self) -> str:
+        return self.cfg.unimodal.model
+
+    def plan(self) -> str:
+        return f"{self.cfg.unimodal.model} regressors on {', '.join(self.cfg.unimodal.features) or 'every feature set'}"
+
+    def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
+        from affect.train.aligned import check_features, read_features
+        from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table
+        from affect.train.trainer import fit, model_spec
+
+        cfg, tcfg = self.cfg.unimodal, self.cfg.unimodal.train
+        align = self.upstream_output("align").path
+        check_align_errors(align)
+        info = read_features(align)
+        features = check_features(list(cfg.features), info)
+        device = train_device(self.cfg.device)
+        rows = []
+        for name in tqdm(features, desc="unimodal", unit="feature set"):
+            spec = model_spec("temporal", [name], align, tcfg, model=cfg.model)
+            record = fit(out.path / "runs" / "unimodal" / name, align, spec, tcfg, self.cfg.seed, device,
+                         name=f"unimodal/{name}")
+            rows.append({"feature": name, "modality": info[name]["modality"], **record["val"],
+                         "best_epoch": record["best_epoch"], "epochs": record["epochs_run"]})
+        if is_main():
+            table = write_table(rows, out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})")
+            log.info("unimodal ranking:\n%s", table.to_string(index=False))
+            out.mark_done({"ranking": table["feature"].tolist(), "fold": tcfg.fold})
+        barrier()
+        return StageReport(self.name, out.path, "ran", processed=len(features))
