@@ -128,6 +128,20 @@ def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[P
     return sources, problems
 
 
+def missing_test_list(root: Path, cfg: CorpusConfig) -> Path | None:
+    """The configured test list when it is configured (affwild2 layout) but not a file."""
+    if cfg.layout != "affwild2" or not cfg.test_list:
+        return None
+    path = root / cfg.test_list
+    return None if path.is_file() else path
+
+
+def unused_videos(root: Path, cfg: CorpusConfig, sources: list[ClipSource]) -> list[Path]:
+    """Video files under `videos_dir` that no clip of any split uses (sorted)."""
+    used = {p.resolve() for s in sources if (p := s.video_path) is not None}
+    return [p for paths in index_videos(root / cfg.videos_dir).values() for p in paths if p.resolve() not in used]
+
+
 def find_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[Problem]]:
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")

@@ -15,7 +15,7 @@ from affect.data.folds import assign_folds
 from affect.data.labels import LabelFileError, read_va_file
 from affect.data.manifest import COLUMNS, MANIFEST, labels_path
 from affect.data.probe import ProbeError, probe_video
-from affect.data.sources import ClipSource, find_sources
+from affect.data.sources import ClipSource, find_sources, missing_test_list, unused_videos
 from affect.stages.base import ClipError, InputError, RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,13 @@ class PrepareStage(Stage):
         errors = [{"clip": p.clip, "file": p.file, "error": p.error} for p in problems]
         for e in errors:
             log.error("prepare: %s: %s", e["file"], e["error"])
+        no_test_list = missing_test_list(self.root, self.cfg.corpus)
+        if no_test_list is not None:
+            log.warning("prepare: the test list %s (corpus.test_list) does not exist: no test clips", no_test_list)
+        unused = [relative(p, self.root) for p in unused_videos(self.root, self.cfg.corpus, sources)]
+        if unused:
+            log.warning("prepare: %d video(s) that no split uses (no label file, not in the test list): %s",
+                        len(unused), ", ".join(unused))
         first_file: dict[str, str] = {}
         rows: list[dict[str, Any]] = []
         if opts.limit is not None:
@@ -104,7 +111,8 @@ class PrepareStage(Stage):
         out.save_errors(errors)
         log.info("prepare: %d clips (%s), %d problems; manifest %s", len(table),
                  ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), out.path / MANIFEST)
-        out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors]})
+        out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors], "unused_videos": unused,
+                       "test_list": "" if no_test_list is None else f"missing: {relative(no_test_list, self.root)}"})
         return StageReport(self.name, out.path, "ran", len(table), len(errors))
 
     def prepare_clip(self, src: ClipSource) -> tuple[dict[str, Any], np.ndarray | None]:
