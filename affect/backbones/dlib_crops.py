@@ -112,10 +112,11 @@ class DlibCropBackbone(VisualBackbone):
         for i, (crop, box) in enumerate(zip(batch, self.face_boxes(batch))):
             if crop.std() < MIN_STD:
                 continue
-            shape = predictor(crop, dlib_rect(box))
+            shape = predictor(np.ascontiguousarray(crop), dlib_rect(box))
             pts = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
             if len(pts) != self.n_parts:
-                raise ValueError(f"{self.name}: {self.shape_model.name} gives {len(pts)} points, expected {self.n_parts}")
+                raise ValueError(f"{self.name}: {self.shape_model.name} gives {len(pts)} points, "
+                                 f"expected {self.n_parts}")
             if self.box == "template" and not self._plausible(pts):
                 continue
             points[i], shapes[i] = pts, shape

@@ -27,7 +27,7 @@ CHIP_PADDING = 0.25
 
 
 class DlibFace128(DlibCropBackbone):
-    """5-point fit -> 150 px face chip -> dlib ResNet -> 128-D descriptor (Euclidean distance < 0.6: same person, in dlib's terms)."""
+    """5-point fit -> 150 px face chip -> dlib ResNet -> 128-D descriptor (distance < 0.6: same person, for dlib)."""
 
     name = "dlib-face128"
     dim = 128

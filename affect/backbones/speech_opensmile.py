@@ -17,7 +17,7 @@ writes 0 where a descriptor is undefined, e.g. F0 in unvoiced frames).
 Input: 16 kHz mono float32 in [-1, 1] (openSMILE reads 16-bit integers: samples beyond +-1 are
 clipped, with a warning, instead of wrapping around). Audio shorter than the longest window (60 ms)
 gives zero rows; silence gives rows of silence values; non-finite samples or an openSMILE failure
-raise an error that names the waveform (the stage names the file).
+raise a ValueError that describes the waveform (stage 04 records it for the clip, naming the file).
 """
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ class OpenSmileLLD(SpeechBackbone):
                                       feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
         self.columns = list(self._smile.feature_names)
         if len(self.columns) != self.dim:
-            raise RuntimeError(f"{name}: openSMILE {self.feature_set} gives {len(self.columns)} LLDs, expected {self.dim}")
+            raise RuntimeError(f"{name}: openSMILE {self.feature_set} gives {len(self.columns)} LLDs, "
+                               f"expected {self.dim}")
 
     def encode(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 [samples] at 16 kHz -> (float32 [N, D], float64 [N] window centres in seconds)."""
@@ -86,8 +87,8 @@ class OpenSmileLLD(SpeechBackbone):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Segment too short")
                 df = self._smile.process_signal(wave, self.sample_rate)
-        except Exception as e:  # openSMILE raises its own error types
-            raise RuntimeError(f"{self.name}: openSMILE {self.feature_set} failed on a {what}: {e}") from e
+        except Exception as e:  # openSMILE's own error types; a ValueError is recorded for the clip by stage 04
+            raise ValueError(f"{self.name}: openSMILE {self.feature_set} failed on a {what}: {e}") from e
         values = df.to_numpy(np.float32)
         if len(values) == 1 and np.isnan(values).all():  # openSMILE's "segment too short" row
             return empty

@@ -62,7 +62,8 @@ def test_registered_with_documented_dimension(lm68, faces):
     assert desc["dim"] == 148 and desc["modality"] == "visual" and desc["weights"].endswith(".dat")
     # normalised: eye centres at (-0.5, 0) and (0.5, 0)
     pts = out[0, :136].reshape(68, 2)
-    assert np.allclose(pts[36:42].mean(0), [-0.5, 0], atol=1e-5) and np.allclose(pts[42:48].mean(0), [0.5, 0], atol=1e-5)
+    assert np.allclose(pts[36:42].mean(0), [-0.5, 0], atol=1e-5)
+    assert np.allclose(pts[42:48].mean(0), [0.5, 0], atol=1e-5)
 
 
 def test_points_where_mtcnn_puts_them(lm68, faces):
@@ -92,7 +93,8 @@ def test_corner_lift_follows_the_mouth_corners(lm68, faces):
 
     dlib's points are whole pixels (1 px = ~0.019 IOD here): the mean of both corners is compared."""
     lift = [GEOMETRY.index("corner_lift_left") + 136, GEOMETRY.index("corner_lift_right") + 136]
-    still = [GEOMETRY.index(g) + 136 for g in ("eye_open_left", "eye_open_right", "brow_raise_left", "brow_raise_right")]
+    still = [GEOMETRY.index(g) + 136
+             for g in ("eye_open_left", "eye_open_right", "brow_raise_left", "brow_raise_right")]
     spans = []
     for crop, _ in faces:
         corners = lm68.landmarks(crop[None])[0][[48, 54]]

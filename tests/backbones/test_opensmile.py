@@ -68,3 +68,13 @@ def test_short_silent_and_bad_input(name, caplog):
         b.encode(bad)
     with pytest.raises(ValueError, match="mono"):
         b.encode(np.zeros((2, SR // 10), np.float32))
+
+
+def test_opensmile_failure_is_a_value_error_naming_the_input(egemaps, voice, monkeypatch):
+    """Stage 04 records a ValueError for the clip (with the file) and goes on with the others."""
+    def broken(*args, **kwargs):
+        raise OSError("SMILE returned an error")
+
+    monkeypatch.setattr(egemaps._smile, "process_signal", broken)
+    with pytest.raises(ValueError, match=r"eGeMAPSv02 failed on a waveform of 24000 samples \(1.500 s"):
+        egemaps.encode(voice)
