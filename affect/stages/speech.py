@@ -1,0 +1,170 @@
+"""Stage 04 `speech`: speech-encoder features per clip, at each encoder's own frame rate.
+
+Per clip `clips/<clip>/<backbone>.npz` (`affect.cache.series`: values [N, D] float16, times =
+frame centres in seconds from the video's start, mask, rate) for every backbone of
+`speech.backbones` (any registered `speech` backbone: WavLM, Whisper, openSMILE...), and
+`backbones.json` ({name: describe()}). Input: stage 03's denoised 16 kHz waveform, read
+memory-mapped. A row is masked where stage 03 has no real audio (no audio stream, past the end
+of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
+computed once per video and copied to the sibling clip.
+
+Under `torchrun` (WORLD_SIZE > 1) videos are split across ranks (rank r takes every
+WORLD_SIZE-th video), each rank on `cuda:LOCAL_RANK` when the device is CUDA; rank 0 waits
+for the others (a gloo barrier), retries what failed and marks the stage done.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from affect.cache import atomic
+from affect.stages.base import ClipError, ClipStage, RunOptions, StageReport
+
+log = logging.getLogger(__name__)
+
+
+def rank_world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+class SpeechStage(ClipStage):
+    name = "speech"
+    number = 4
+    version = 1
+    requires = ("prepare", "audio")
+
+    def variant(self) -> str:
+        names = "+".join(self.cfg.speech.backbones)
+        return names if len(names) <= 60 else f"{self.cfg.speech.backbones[0]}+{len(self.cfg.speech.backbones) - 1}"
+
+    # models ------------------------------------------------------------------------------
+    def setup(self) -> None:
+        from affect.backbones.registry import create_backbone, get_spec
+        from affect.device import resolve_device
+
+        if getattr(self, "backbones", None):
+            return
+        cfg = self.cfg.speech
+        if not cfg.backbones:
+            raise ValueError("speech.backbones is empty: name at least one registered speech backbone")
+        device = resolve_device(self.cfg.device)
+        rank, world = rank_world()
+        if device.type == "cuda" and world > 1 and device.index is None:
+            import torch
+
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+        self.backbones = {}
+        for name in cfg.backbones:
+            spec = get_spec(name)
+            if spec.modality != "speech":
+                raise ValueError(f"speech.backbones: {name!r} is a {spec.modality} backbone")
+            kwargs: dict[str, Any] = {"batch_size": cfg.batch_size, "seed": self.cfg.seed}
+            if spec.family == "wavlm":
+                kwargs.update(chunk_s=cfg.chunk_s, layer=cfg.layer)
+            self.backbones[name] = create_backbone(name, weights=cfg.weights, **kwargs).to(device)
+        if rank == 0:
+            atomic.write_json(self.output.path / "backbones.json",
+                              {name: bb.describe() for name, bb in self.backbones.items()})
+        self._audio_dir = self.upstream_output("audio").path
+
+    # one clip ----------------------------------------------------------------------------
+    def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
+        from affect.audio.store import clip_video, load_wave, video_dir
+
+        audio_dir = self._audio_dir
+        try:
+            video = clip_video(audio_dir, clip["clip"])
+        except FileNotFoundError as e:
+            raise ClipError(audio_dir / "clips" / clip["clip"], f"no audio from stage 03 ({e})") from None
+        sibling = self._sibling_done(clip["clip"], video)
+        if sibling is not None:
+            for name in self.backbones:
+                shutil.copyfile(sibling / f"{name}.npz", out / f"{name}.npz")
+            log.info("%s: features copied from %s (same video %s)", clip["clip"], sibling.name, video)
+            return {"video": video, "copied_from": sibling.name, **self._shapes(out)}
+        wave, info = load_wave(audio_dir, clip["clip"])
+        valid = self._valid_windows(audio_dir, clip["clip"])
+        wave_file = video_dir(audio_dir, video) / "wave.npy"
+        for name, bb in self.backbones.items():
+            self._encode_one(name, bb, wave, valid, out, wave_file)
+        return {"video": video, "audio": info["status"], "copied_from": "", **self._shapes(out)}
+
+    def _encode_one(self, name: str, bb: Any, wave: np.ndarray, valid: np.ndarray, out: Path, wave_file: Path) -> None:
+        from affect.audio.vad import WINDOW
+        from affect.cache.series import Series, save_series
+
+        try:
+            values, times = bb.encode(wave)
+        except ValueError as e:
+            raise ClipError(wave_file, f"{name}: {e}") from None
+        if values.ndim != 2 or values.shape[1] != bb.dim or len(times) != len(values):
+            raise RuntimeError(f"{name}: encode gave values {values.shape} and times {times.shape}, "
+                               f"expected [N, {bb.dim}] and [N]")
+        window = np.clip((np.asarray(times) * 16000 // WINDOW).astype(int), 0, max(len(valid) - 1, 0))
+        mask = valid[window] if len(valid) else np.zeros(len(times), bool)
+        save_series(out / f"{name}.npz", Series(values=values, times=times, mask=mask, rate=float(bb.rate)))
+
+    @staticmethod
+    def _valid_windows(audio_dir: Path, clip: str) -> np.ndarray:
+        from affect.audio.store import load_speech_mask
+
+        return load_speech_mask(audio_dir, clip).mask
+
+    def _sibling_done(self, clip: str, video: str) -> Path | None:
+        """A finished clip of the same video (its features are this clip's too)."""
+        rows = self.manifest[(self.manifest["video"] == video) & (self.manifest["clip"] != clip)]
+        for other in rows["clip"]:
+            folder = self.output.clip_dir(other)
+            if folder.is_dir() and all((folder / f"{n}.npz").is_file() for n in self.backbones):
+                return folder
+        return None
+
+    def _shapes(self, out: Path) -> dict[str, Any]:
+        shapes = {}
+        for name in self.backbones:
+            with np.load(out / f"{name}.npz") as z:
+                shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean():.0%} valid)"
+        return shapes
+
+    # ranks -------------------------------------------------------------------------------
+    def execute(self, out: Any, opts: RunOptions) -> StageReport:
+        rank, world = rank_world()
+        if world == 1:
+            return super().execute(out, opts)
+        barrier = _barrier()
+        barrier()  # every rank has swept leftovers of killed runs before any rank writes
+        rows = self.selected_clips(opts.limit)
+        videos = sorted(rows["video"].unique())
+        mine = rows[rows["video"].isin(videos[rank::world]) & ~rows["clip"].map(out.clip_done)]
+        log.info("%s: rank %d of %d: %d clips of %d videos", self.name, rank, world, len(mine), len(videos[rank::world]))
+        failed = 0
+        if len(mine):
+            self.setup()
+        for _, clip in mine.iterrows():
+            try:
+                with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
+                    summary = self.process(clip, tmp)
+                    atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
+            except Exception as e:  # rank 0 retries it and records the error
+                failed += 1
+                log.error("%s: rank %d: %s failed (rank 0 retries it): %s", self.name, rank, clip["clip"], e)
+        barrier()
+        report = super().execute(out, opts) if rank == 0 else StageReport(self.name, out.path, "ran",
+                                                                           len(mine) - failed, failed)
+        barrier()  # no rank moves on before rank 0 has marked the stage
+        return report
+
+
+def _barrier():
+    """A barrier across the torchrun ranks (gloo: works with or without CUDA)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.barrier
