@@ -20,7 +20,8 @@ from affect.backbones.base import Backbone
 # modules whose import registers backbones; add a module here when adding a family
 _MODULES: tuple[str, ...] = ("affect.backbones.speech_opensmile", "affect.backbones.landmarks", "affect.backbones.dlib_face",
                              "affect.backbones.visual_timm", "affect.backbones.visual_clip",
-                             "affect.backbones.visual_vggface2")
+                             "affect.backbones.visual_vggface2", "affect.backbones.speech_wavlm",
+                             "affect.backbones.speech_whisper")
 
 
 @dataclass(frozen=True)
