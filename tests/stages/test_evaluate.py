@@ -109,3 +109,44 @@ def test_what_cannot_be_scored_is_listed_not_dropped(corpus, tmp_path, monkeypat
     assert np.isnan(results.loc[("unimodal/feat-b", "raw"), "p_va"])
     assert results.loc[("unimodal/feat-b", "raw"), "unscored"] == 3
     assert "58 predicted frames but 50 label frames" in (out / "report.md").read_text()
+
+
+def test_real_stages_05_to_09_on_the_synth_corpus(synth_corpus, tmp_path, monkeypatch):
+    """Stages 05-07 as written (synthetic feature sets through align.external), then 08 and 09."""
+    import affect.stages
+
+    align = pytest.importorskip("affect.stages.align")
+    unimodal = pytest.importorskip("affect.stages.unimodal")
+    fusion = pytest.importorskip("affect.stages.fusion")
+    synthetic = pytest.importorskip("affect.train.synthetic_features")
+    from affect.data.manifest import read_manifest
+    from affect.stages.evaluate import EvaluateStage
+    from affect.stages.predict import PredictStage
+
+    root, record = synth_corpus
+    for modality in ("visual", "speech"):
+        synthetic.write_feature_sets(root, tmp_path / modality, modality)
+    real = affect.stages.get_stage
+    extra = {"align": align.AlignStage, "unimodal": unimodal.UnimodalStage, "fusion": fusion.FusionStage,
+             "predict": PredictStage, "evaluate": EvaluateStage}
+    monkeypatch.setattr(affect.stages, "get_stage", lambda name: extra.get(name) or real(name))
+    small = ["window=16", "stride=8", "batch_size=8", "epochs=2", "hidden=8", "layers=1", "warmup=2"]
+    cfg = config(root, tmp_path / "cache", f"align.external=[{tmp_path / 'visual'},{tmp_path / 'speech'}]",
+                 "predict.splits=[train,validation,test]",
+                 *[f"{s}.train.{kv}" for s in ("unimodal", "fusion") for kv in small])
+    reports = run(cfg, "prepare", "align", "unimodal", "fusion", "predict", "evaluate")
+    assert [r.status for r in reports] == ["ran"] * 6
+    predict, evaluate = (affect.stages.get_stage(n)(cfg).output.path for n in ("predict", "evaluate"))
+    manifest = read_manifest(affect.stages.get_stage("prepare")(cfg).output.path)
+    models = json.loads((predict / "models.json").read_text())
+    assert {"fusion", "baseline/early", "baseline/late"} <= set(models)
+    assert {m for m in models if m.startswith("unimodal/")} == {f"unimodal/{n}" for n in synthetic.SETS}
+    test_order = [c["clip"] for c in record["clips"] if c["split"] == "test"]
+    for rel in models.values():
+        for _, clip in manifest.iterrows():  # no-face stretches, clips without audio, test clips: every frame
+            assert len(pd.read_csv(predict / rel / "frames" / f"{clip['clip']}.csv")) == clip["frames"]
+        sub = pd.read_csv(predict / rel / "submission_test.csv")
+        assert sub["image_location"].str.split("/").str[0].unique().tolist() == test_order
+    results = pd.read_csv(evaluate / "results.csv")
+    assert len(results) == 2 * len(models) and (results["unscored"] == 0).all() and results["p_va"].notna().all()
+    assert (evaluate / "report.md").is_file() and len(list((evaluate / "plots").glob("*.png"))) == 2 * len(models)
