@@ -101,7 +101,7 @@ class PredictStage(Stage):
         ran = 0
         for model, members in tqdm(models.items(), desc="predict", unit="model"):
             folder = out.path / "models" / folder_name(model)
-            if not folder.is_dir():
+            if not self.model_done(folder, list(clips["clip"])):
                 with atomic.atomic_dir(folder) as tmp:
                     self.predict_model(model, members, clips, grids, val_labels, tmp, device)
                 ran += 1
@@ -115,6 +115,12 @@ class PredictStage(Stage):
             return StageReport(self.name, out.path, "partial", ran, len(errors))
         out.mark_done({"models": sorted(index), "clips": len(clips), "errors": len(errors)})
         return StageReport(self.name, out.path, "ran", ran, len(errors))
+
+    @staticmethod
+    def model_done(folder: Path, clips: list[str]) -> bool:
+        """A model folder appears whole; it is reused only when made for the same clips (not a --limit run)."""
+        info = folder / "info.json"
+        return info.is_file() and json.loads(info.read_text()).get("requested") == clips
 
     def predict_model(self, model: str, members: dict[str, Path], clips: pd.DataFrame, grids: GridCache,
                       val_labels: dict[str, np.ndarray], folder: Path, device: str) -> None:
@@ -149,8 +155,8 @@ class PredictStage(Stage):
             errors += [{"clip": c, "file": f"{model} submission_{split}.csv",
                         "error": "no predictions: this clip's rows are missing from the submission"} for c in missing]
         atomic.write_json(folder / "info.json", {
-            "model": model, "members": {r: str(p) for r, p in members.items()},
-            "clips": len(final), "errors": errors})
+            "model": model, "members": {r: str(p) for r, p in members.items()}, "clips": len(final),
+            "requested": list(clips["clip"]), "errors": errors})
         log.info("predict: %s: %d clips predicted, %d problems", model, len(final), len(errors))
 
     def predict_run(self, run: str, run_dir: Path, clips: list[str], grids: GridCache,
@@ -170,8 +176,9 @@ class PredictStage(Stage):
                 except Exception as ce:
                     failures[clip] = f"{type(ce).__name__}: {ce}"
             if len(failures) == len(clips):
+                why = "no usable checkpoint in the run folder" if isinstance(e, FileNotFoundError) else "failed"
                 return {}, [{"clip": "", "file": str(run_dir),
-                             "error": f"run {run!r} cannot predict (no checkpoint? unfinished training?): {e}"}]
+                             "error": f"run {run!r}: {why}, no clip predicted: {type(e).__name__}: {e}"}]
             errors = [{"clip": c, "file": str(run_dir), "error": f"run {run!r}: {m}"} for c, m in failures.items()]
         else:
             errors = []

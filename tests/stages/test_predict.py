@@ -120,7 +120,8 @@ def test_bad_runs_and_nan_predictions_are_reported_and_the_rest_goes_on(corpus, 
     assert report.status == "ran"
     errors = pd.read_csv(stage.output.path / "errors.csv").fillna("")
     run_error = errors[errors["file"].str.endswith("unimodal__feat-b") & (errors["clip"] == "")]
-    assert len(run_error) == 1 and "no checkpoint" in run_error["error"].iloc[0]
+    assert len(run_error) == 1 and "no usable checkpoint" in run_error["error"].iloc[0]
+    assert "checkpoint.json" in run_error["error"].iloc[0]
     nan = errors[(errors["clip"] == "v1_left") & errors["error"].str.contains("NaN")]
     assert len(nan) == 1 and "feat-a" in nan["error"].iloc[0]
     assert ((errors["clip"] == "v1_left") & errors["file"].str.contains("submission_validation")).any()
@@ -146,3 +147,16 @@ def test_missing_upstream_and_unknown_models_fail_with_clear_messages(corpus, tm
     run(cfg, "unimodal", "fusion")
     with pytest.raises(ValueError, match="no trained run named \\['unimodal/nope'\\]"):
         run(cfg, "predict")
+
+
+def test_a_limited_run_is_not_taken_for_a_finished_one(corpus, tmp_path, monkeypatch):
+    cfg = config(corpus, tmp_path / "cache")
+    install(monkeypatch)
+    run(cfg, *UPSTREAM)
+    assert run(cfg, "predict", limit=2)[0].status == "partial"
+    import affect.stages
+
+    out = affect.stages.get_stage("predict")(cfg).output
+    assert not out.done and len(load_arrays(read_models(out.path)["fusion"] / "final.npz")) == 2
+    assert run(cfg, "predict")[0].status == "ran"
+    assert out.done and len(load_arrays(read_models(out.path)["fusion"] / "final.npz")) == 5
