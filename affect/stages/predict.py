@@ -89,6 +89,9 @@ class PredictStage(Stage):
 
         if self.cfg.predict.smooth_kind not in KINDS:
             raise ValueError(f"predict.smooth_kind must be one of {KINDS}, got {self.cfg.predict.smooth_kind!r}")
+        if self.cfg.predict.smooth and "validation" not in self.cfg.predict.splits:
+            log.warning("predict: smoothing is chosen on the validation split, which predict.splits leaves out: "
+                        "no smoothing (add validation to predict.splits)")
         clips = self.clips(opts.limit)
         models = self.models()
         device = str(resolve_device(self.cfg.device))
