@@ -1,7 +1,6 @@
 """What stages 06 and 07 share around `fit`: device per process, rank-0 writes, result tables."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -42,11 +41,11 @@ def barrier() -> None:
 
 def check_align_errors(align_dir: Path) -> None:
     """ValueError naming the clips stage 05 could not align (mismatched clips/lengths, NaN features...)."""
-    marker = json.loads((Path(align_dir) / "_done.json").read_text()) if (Path(align_dir) / "_done.json").is_file() else {}
-    failed = marker.get("failed") or []
-    if failed:
-        raise ValueError(f"stage 05 `align` failed for clip(s) {', '.join(failed[:20])} (reasons in "
-                         f"{Path(align_dir) / 'errors.csv'}); fix the inputs or rerun align before training")
+    errors = Path(align_dir) / "errors.csv"
+    if errors.is_file():
+        failed = pd.read_csv(errors)["clip"].astype(str).tolist()
+        raise ValueError(f"stage 05 `align` failed for clip(s) {', '.join(failed[:20])} (reasons in {errors}); "
+                         "fix the inputs (or leave the clips out of the corpus) and rerun align before training")
 
 
 def write_table(rows: list[dict], path_csv: Path, title: str) -> pd.DataFrame:

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from affect.train.aligned import FEATURES_JSON, AlignedFeature, write_clip
@@ -16,7 +15,7 @@ def smooth(rng: np.random.Generator, n: int, sigma: float = 4.0) -> np.ndarray:
     return np.tanh(x / x.std() * 0.5)
 
 
-def make_aligned(root: Path, clips: int = 6, steps: int = 96, seed: int = 0, no_audio: tuple[str, ...] = ("c05",),
+def make_aligned(root: Path, clips: int = 6, steps: int = 96, seed: int = 0, no_audio: tuple[str, ...] = ("c01", "c05"),
                  substeps: int = 4, dim: int = 6) -> Path:
     """Clips c00.. (c00-c03 train, c04-c05 validation; folds alternate), features "face" (valence + noise),
     "voice" (arousal + noise, with sub-steps, masked on clips in ``no_audio``), "noise"."""
@@ -54,8 +53,3 @@ def make_aligned(root: Path, clips: int = 6, steps: int = 96, seed: int = 0, no_
         "voice": {"modality": "speech", "dim": dim, "substeps": substeps, "source": "test"},
         "noise": {"modality": "visual", "dim": dim, "substeps": 0, "source": "test"}}))
     return root
-
-
-@pytest.fixture
-def aligned(tmp_path):
-    return make_aligned(tmp_path / "align")
