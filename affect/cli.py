@@ -136,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StageNotReady, InputError, KeyError, FileNotFoundError) as e:
         log.error("%s", e.args[0] if isinstance(e, KeyError) else e)
         return 2
+    except RuntimeError as e:
+        from affect.backbones.weights import WeightsNotFound
+
+        if not isinstance(e, WeightsNotFound):
+            raise
+        log.error("%s", e)  # names the path to put the file in and the command that fetches it
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,9 +5,44 @@ import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"  # log files: every record in full
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`HH:MM:SS message` at INFO and below (stage messages name their stage); level and logger above."""
+
+    def __init__(self) -> None:
+        super().__init__(FORMAT, "%H:%M:%S")
+        self.short = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.short.format(record) if record.levelno <= logging.INFO else super().format(record)
+
+
+class TqdmHandler(logging.StreamHandler):
+    """Writes to the current `sys.stderr`; on a terminal through `tqdm.write`, so that log lines and
+    progress bars do not run into each other."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ sets it: always sys.stderr instead
+        pass
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if getattr(self.stream, "isatty", lambda: False)():
+                from tqdm import tqdm
+
+                tqdm.write(self.format(record), file=self.stream)
+            else:
+                super().emit(record)
+        except Exception:  # logging must never raise
+            self.handleError(record)
 
 
 def setup_logging(level: str | int = "INFO") -> None:
@@ -15,8 +50,8 @@ def setup_logging(level: str | int = "INFO") -> None:
     root = logging.getLogger()
     root.setLevel(level if isinstance(level, int) else level.upper())
     if not any(getattr(h, "_affect", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT, "%H:%M:%S"))
+        handler = TqdmHandler()
+        handler.setFormatter(ConsoleFormatter())
         handler._affect = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     for noisy in ("PIL", "matplotlib", "numba", "urllib3", "filelock", "httpx"):

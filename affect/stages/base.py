@@ -379,7 +379,7 @@ class ClipStage(Stage):
         errors: list[dict[str, str]] = []
         if len(todo):
             self.setup()
-        for i, (_, clip) in enumerate(tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip"), start=1):
+        for i, (_, clip) in enumerate(tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip", disable=None), start=1):
             start = time.perf_counter()
             try:
                 with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
