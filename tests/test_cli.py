@@ -33,3 +33,26 @@ def test_missing_upstream_says_what_to_run(tmp_path, caplog):
 def test_stage_range_by_name_and_number():
     assert stage_range("prepare", "faces") == ["prepare", "faces"]
     assert stage_range("1", "1") == ["faces"]
+
+
+def test_status_and_limit_in_help():
+    out = affect("--help").stdout
+    assert "status" in out
+    assert "completes the same folders" in affect("run", "--help").stdout
+
+
+def test_limit_must_be_positive(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--limit", "0"])
+    assert e.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+
+
+def test_dry_run_on_an_empty_cache_says_what_would_run(synth_corpus, tmp_path, caplog):
+    root, _ = synth_corpus
+    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "--dry-run", "--limit", "2"]
+    assert main(["run", *args]) == 0
+    assert "prepare: would run" in caplog.text
+    assert f"{stage_names()[1]}: would run after prepare" in caplog.text
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
