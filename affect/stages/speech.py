@@ -155,8 +155,11 @@ class SpeechStage(ClipStage):
                 failed += 1
                 log.error("%s: rank %d: %s failed (rank 0 retries it): %s", self.name, rank, clip["clip"], e)
         barrier()
-        report = super().execute(out, opts) if rank == 0 else StageReport(self.name, out.path, "ran",
-                                                                           len(mine) - failed, failed)
+        if rank == 0:
+            report = super().execute(out, opts)  # retries what failed anywhere, writes errors.csv, marks done
+            report.processed += len(mine) - failed
+        else:
+            report = StageReport(self.name, out.path, "ran", len(mine) - failed, failed)
         barrier()  # no rank moves on before rank 0 has marked the stage
         return report
 
