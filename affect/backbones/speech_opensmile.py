@@ -14,6 +14,12 @@ window openSMILE reports for it (start + length / 2): for eGeMAPS the 20 ms wind
 10 ms), for ComParE the 60 ms window (k * 10 ms + 30 ms). Values are float32, never NaN (openSMILE
 writes 0 where a descriptor is undefined, e.g. F0 in unvoiced frames).
 
+Stored as float16 (stage 04's feature files), whose largest value is 65504: ComParE's spectral
+variance (Hz^2, up to ~6e6 on noise) is given as its square root, the spectral spread in Hz
+(`pcm_fftMag_spectralStd_sma`), and its spectral kurtosis (~1e4 on a pure tone) as
+sign(x) log(1 + |x|) (`slog_pcm_fftMag_spectralKurtosis_sma`); anything still beyond +-65000
+is clipped there, with a warning. All other descriptors are openSMILE's, unchanged.
+
 Input: 16 kHz mono float32 in [-1, 1] (openSMILE reads 16-bit integers: samples beyond +-1 are
 clipped, with a warning, instead of wrapping around). Audio shorter than the longest window (60 ms)
 gives zero rows; silence gives rows of silence values; non-finite samples or an openSMILE failure
@@ -34,6 +40,12 @@ log = logging.getLogger(__name__)
 
 HOP_S = 0.010  # openSMILE frame step of both sets
 LONGEST_WINDOW_S = 0.060  # pitch / voice-quality window: shorter audio has no complete frame
+FLOAT16_SAFE = 65000.0  # values are clipped to +- this (float16 holds up to 65504)
+# openSMILE column -> (transform, the column's new name), see the module docstring
+TRANSFORMS = {
+    "pcm_fftMag_spectralVariance_sma": ("sqrt", "pcm_fftMag_spectralStd_sma"),
+    "pcm_fftMag_spectralKurtosis_sma": ("slog", "slog_pcm_fftMag_spectralKurtosis_sma"),
+}
 SETS = {  # backbone name -> (openSMILE feature set, D, window whose centre a row's time is)
     "egemaps": ("eGeMAPSv02", 25, 0.020),
     "compare": ("ComParE_2016", 65, 0.060),
@@ -60,7 +72,9 @@ class OpenSmileLLD(SpeechBackbone):
         self.weights = f"opensmile {opensmile.__version__} {self.feature_set} (bundled)"
         self._smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, self.feature_set),
                                       feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
-        self.columns = list(self._smile.feature_names)
+        names = list(self._smile.feature_names)
+        self._transforms = [(names.index(c), how) for c, (how, _) in TRANSFORMS.items() if c in names]
+        self.columns = [TRANSFORMS[c][1] if c in TRANSFORMS else c for c in names]
         if len(self.columns) != self.dim:
             raise RuntimeError(f"{name}: openSMILE {self.feature_set} gives {len(self.columns)} LLDs, "
                                f"expected {self.dim}")
@@ -92,7 +106,20 @@ class OpenSmileLLD(SpeechBackbone):
         values = df.to_numpy(np.float32)
         if len(values) == 1 and np.isnan(values).all():  # openSMILE's "segment too short" row
             return empty
-        return values, self._centres(df.index)
+        return self._float16_safe(values, what), self._centres(df.index)
+
+    def _float16_safe(self, values: np.ndarray, what: str) -> np.ndarray:
+        """The column transforms of `TRANSFORMS`, then a clip to +-`FLOAT16_SAFE`."""
+        for j, how in self._transforms:
+            col = values[:, j]
+            values[:, j] = np.sqrt(np.maximum(col, 0.0)) if how == "sqrt" else np.sign(col) * np.log1p(np.abs(col))
+        over = np.abs(values) > FLOAT16_SAFE
+        if over.any():
+            cols = sorted({self.columns[j] for j in np.nonzero(over)[1]})
+            log.warning("%s: %d values beyond +-%g clipped (float16 storage) in a %s: %s", self.name, int(over.sum()),
+                        FLOAT16_SAFE, what, ", ".join(cols))
+            np.clip(values, -FLOAT16_SAFE, FLOAT16_SAFE, out=values)
+        return values
 
     def _centres(self, index: Any) -> np.ndarray:
         """Window centres from openSMILE's (start, end) index. Row k starts at k * 10 ms; the index
