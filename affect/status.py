@@ -178,4 +178,7 @@ def render(cfg: Config, rows: list[StageState]) -> str:
         lines += ["failed clips (errors.csv):", *errors]
     if notes:
         lines += ["notes:", *notes]
+    todo = [r.name for r in rows if r.state != "done"]
+    if todo:
+        lines.append(f"not done: {', '.join(todo)} (`affect run` with the same config and overrides runs them)")
     return "\n".join(lines) + "\n"

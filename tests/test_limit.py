@@ -162,3 +162,13 @@ def test_every_stage_on_two_clips_then_the_full_run_completes_them(synth_corpus,
     assert {n: s for n, (s, _) in states(cfg).items()} == {n: "done" for n in stage_names()}
     after = mtimes(tmp_path)
     assert {p: after.get(p) for p in kept} == kept  # the two clips' results were reused, not redone
+
+
+def test_a_limit_above_the_clip_count_is_a_full_run(fake_pipeline, synth_corpus, tmp_path, caplog):
+    root, _ = synth_corpus
+    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "corpus.name=fake"]
+    assert main(["run", "--limit", "100", *args]) == 0
+    assert all(state == "done" for state, _ in states(load_config(overrides=args)).values())
+    caplog.clear()
+    assert main(["run", *args]) == 0
+    assert caplog.text.count("already done in") == len(stage_names())

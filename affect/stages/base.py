@@ -387,6 +387,7 @@ class ClipStage(Stage):
                     atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
                 log.info("%s: [%d/%d] %s: %s (%.1f s)", self.name, i, len(todo), clip["clip"], brief(summary),
                          time.perf_counter() - start)
+                log.debug("%s: %s summary: %s", self.name, clip["clip"], summary)
             except ClipError as e:
                 log.error("%s: [%d/%d] %s failed: %s", self.name, i, len(todo), clip["clip"], e)
                 errors.append({"clip": clip["clip"], "file": e.file, "error": e.message})
@@ -400,6 +401,12 @@ class ClipStage(Stage):
 
     def finish(self, out: StageDir) -> None:
         """Gather per-clip summaries into `summary.csv` (override to add more); runs after partial runs too."""
-        rows = [json.loads((out.clip_dir(c) / "summary.json").read_text()) for c in out.done_clips()]
+        rows = []
+        for clip in out.done_clips():
+            path = out.clip_dir(clip) / "summary.json"
+            if not path.is_file():
+                raise InputError(f"{out.clip_dir(clip)}: clip folder without summary.json, left by an older version "
+                                 f"of stage '{self.name}'; remove it (or the stage folder) or rerun with --overwrite")
+            rows.append(json.loads(path.read_text()))
         with atomic.atomic_path(out.path / "summary.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
