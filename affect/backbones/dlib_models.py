@@ -14,7 +14,8 @@ real faces (skimage's astronaut and the four facenet-pytorch test photos): boxes
 wide, centres 0.50-0.54 IOD below the eyes. With the template box the 68 points move on average
 by 0.2-0.4 px (2.2 px at most) from the fit in the detector's own box, and by at most 0.7 px on
 average for sides 1.9-2.7 IOD and centres 0.35-0.65 IOD: the template box is as good as the
-detector's, costs nothing, and never misses (the detector does on turned or blurred faces).
+detector's, costs nothing, and cannot miss (dlib's HOG detector is made for frontal faces and
+finds none in some crops of turned heads).
 """
 from __future__ import annotations
 
