@@ -22,7 +22,8 @@ from affect.stages.base import PARTIAL, ClipStage, RunOptions, Stage, StageRepor
 from affect.status import collect
 
 FAST = ["faces.size=64", "prepare.folds=2", "faces.source=provided",  # the corpus's own crops: no detector
-        "speech.weights=random", "speech.backbones=[egemaps]"]  # no weights to download
+        "speech.weights=random", "speech.backbones=[egemaps]",  # no weights to download
+        "visual.weights=random", "visual.backbones=[resnet50-tiny]", "visual.workers=0"]
 
 
 @dataclass
