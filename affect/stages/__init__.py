@@ -9,12 +9,14 @@ from affect.stages.base import ClipError, RunOptions, Stage, StageNotReady, Stag
 STAGES: dict[str, tuple[int, str]] = {
     "prepare": (0, "affect.stages.prepare:PrepareStage"),
     "faces": (1, "affect.stages.faces:FacesStage"),
+    "visual": (2, "affect.stages.visual:VisualStage"),
     "audio": (3, "affect.stages.audio:AudioStage"),
     "speech": (4, "affect.stages.speech:SpeechStage"),
 }
 DESCRIPTIONS = {
     "prepare": "00 read the corpus, probe videos, reconcile labels, write the manifest and folds",
     "faces": "01 detect, track and align the target face of every frame",
+    "visual": "02 visual embeddings of the face crops (CLIP, ResNet-50, SE-ResNet-50, EVA02...) per backbone",
     "audio": "03 extract each video's audio: 16 kHz mono, denoised, with a speech-activity mask",
     "speech": "04 speech-encoder features (WavLM, Whisper, openSMILE...) per clip at the encoder's rate",
 }
