@@ -81,6 +81,8 @@ class OpenSmileLLD(SpeechBackbone):
 
     def encode(self, wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """float32 [samples] at 16 kHz -> (float32 [N, D], float64 [N] window centres in seconds)."""
+        if not np.issubdtype(np.asarray(wave).dtype, np.floating):
+            raise ValueError(f"{self.name}: expected float samples in [-1, 1], got {np.asarray(wave).dtype}")
         wave = np.asarray(wave, np.float32)
         what = f"waveform of {wave.size} samples ({wave.size / self.sample_rate:.3f} s at {self.sample_rate} Hz)"
         if wave.ndim == 2 and 1 in wave.shape:

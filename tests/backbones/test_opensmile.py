@@ -68,6 +68,8 @@ def test_short_silent_and_bad_input(name, caplog):
         b.encode(bad)
     with pytest.raises(ValueError, match="mono"):
         b.encode(np.zeros((2, SR // 10), np.float32))
+    with pytest.raises(ValueError, match="float samples"):
+        b.encode(np.zeros(SR // 10, np.int16))
 
 
 def test_opensmile_failure_is_a_value_error_naming_the_input(egemaps, voice, monkeypatch):
