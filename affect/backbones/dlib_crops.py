@@ -104,8 +104,9 @@ class DlibCropBackbone(VisualBackbone):
         return boxes
 
     def fit(self, batch: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-        """Shape-predictor points float64 [B, K, 2] (pixels of the preprocessed crop; NaN = failed)
-        and the dlib `full_object_detection` per crop (None where failed)."""
+        """Shape-predictor points float64 [B, K, 2] (pixels of the crop resized to `input_size`;
+        NaN = failed) and the dlib `full_object_detection` per crop (None where failed)."""
+        batch = self.preprocess(batch)  # a no-op on a preprocessed batch
         predictor, _ = self._models()
         points = np.full((len(batch), self.n_parts, 2), np.nan)
         shapes: list[Any] = [None] * len(batch)
