@@ -49,6 +49,7 @@ class DlibFace128(DlibCropBackbone):
 
         if self._net is None:
             self._net = dlib.face_recognition_model_v1(str(self.net_file))
+        batch = self.preprocess(batch)  # a no-op on a preprocessed batch
         out = np.full((len(batch), self.dim), np.nan, np.float32)
         _, shapes = self.fit(batch)
         ok = [i for i, s in enumerate(shapes) if s is not None]
