@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"stages (each cached under cache_root and skipped when done):\n{stages}\n\n"
                "other commands:\n  run        a range of stages: affect run --stage prepare --stop-stage faces\n"
                "  status     where each stage stands for a config: affect status -c pipelines/conf/demo.yaml\n"
-               "  synth      write a synthetic Aff-Wild2-style corpus")
+               "  synth      write a synthetic Aff-Wild2-style corpus\n"
+               "  weights    list backbones, fetch their weights: affect weights fetch clip-vit-l14")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in stage_names():
         p = sub.add_parser(name, help=DESCRIPTIONS[name], description=f"Stage {DESCRIPTIONS[name]}.",
@@ -75,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="One line per stage for this config: done / partial / not run, clips, "
                                    "failures (first error), size, when written, output folder.")
     _config_options(p)
+    p = sub.add_parser("weights", help="list backbones and their weights; fetch weights into checkpoints/",
+                       description="Backbone weights (DESIGN §5): `list` shows every registered backbone and what "
+                                   "checkpoints/<name>/ holds; `fetch NAME...` downloads into checkpoints/<name>/ "
+                                   "on a machine with internet, so that nodes without it can run.")
+    wsub = p.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+    wsub.add_parser("list", help="registered backbones and their checkpoints/<name>/ folders")
+    p = wsub.add_parser("fetch", help="download weights into checkpoints/<name>/ (needs internet)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="registered backbone names (affect weights list)")
+    p.add_argument("--tag", default="default", help="a pretrained tag of the backbone (default: its registered one)")
     p = sub.add_parser("synth", help="write a synthetic Aff-Wild2-style corpus",
                        description="Write a synthetic Aff-Wild2-style corpus (videos with audio, labels, latent truth).")
     p.add_argument("out", type=Path, help="output folder")
@@ -132,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_stages(stage_range(args.stage, args.stop_stage), args)
         if args.command == "status":
             return show_status(args)
+        if args.command == "weights":
+            from affect.backbones.weights import fetch_many, weights_table
+
+            if args.weights_command == "list":
+                sys.stdout.write(weights_table())
+                return 0
+            return 1 if fetch_many(args.names, args.tag) else 0
         return run_stages([args.command], args)
     except (ConfigError, StageNotReady, InputError, KeyError, FileNotFoundError) as e:
         log.error("%s", e.args[0] if isinstance(e, KeyError) else e)

@@ -88,8 +88,6 @@ def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
 
     arch, default_tag, _, _ = CLIP_MODELS[name]
     tag = choose_tag(name, arch, default_tag, weights)
-    if not tag:
-        raise RuntimeError(f"{name}: open_clip publishes no weights for {arch}; use weights=random")
     hub = open_clip.get_pretrained_cfg(arch, tag).get("hf_hub", "")
     if not hub:
         raise RuntimeError(f"{name}: tag {tag} has no Hugging Face copy; download "
@@ -110,4 +108,5 @@ def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
 for _name, (_arch, _tag, _description, _tiny) in CLIP_MODELS.items():
     register_backbone(_name, modality="visual", family="open_clip", description=_description,
                       tiny=_tiny)(partial(build_clip, _name))
-    register_fetcher(_name)(partial(_fetch, _name))
+    if _tag:  # open_clip publishes weights for it
+        register_fetcher(_name)(partial(_fetch, _name))

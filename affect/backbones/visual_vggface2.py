@@ -71,9 +71,7 @@ def build_vggface2(name: str, weights: str = DEFAULT, amp: bool = True) -> Torch
 
 
 def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
-    arch, *_, tiny = VGGFACE2_MODELS[name]
-    if tiny:
-        raise RuntimeError(f"{name} is a test architecture: it has no published weights; use weights=random")
+    arch = VGGFACE2_MODELS[name][0]
     tag = choose_tag(name, weights)
     target = dest / weights_filename(arch, tag)
     drive = f"https://drive.google.com/uc?id={DRIVE_IDS[f'{arch}_{tag}']}"
@@ -82,6 +80,7 @@ def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
     except ImportError:
         raise RuntimeError(f"{name}: download {drive} (see {SOURCE}) to {target}, or `pip install gdown` and "
                            f"rerun `affect weights fetch {name}`") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
     gdown.download(drive, str(target), quiet=False)
     return [target]
 
@@ -89,4 +88,5 @@ def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
 for _name, (_arch, _layers, _se, _width, _description, _tiny) in VGGFACE2_MODELS.items():
     register_backbone(_name, modality="visual", family="vggface2", description=_description,
                       tiny=_tiny)(partial(build_vggface2, _name))
-    register_fetcher(_name)(partial(_fetch, _name))
+    if not _tiny:
+        register_fetcher(_name)(partial(_fetch, _name))

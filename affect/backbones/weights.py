@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -149,8 +150,45 @@ def fetch_weights(name: str, weights: str = DEFAULT) -> list[Path]:
     if name not in fetchable():
         raise KeyError(f"backbone {name!r} has no fetcher; fetchable: {', '.join(fetchable())}")
     folder = checkpoint_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    files = _FETCHERS[name](folder, weights)
+    existed = folder.exists()
+    try:
+        files = _FETCHERS[name](folder, weights)
+    except BaseException:
+        if not existed:  # leave no empty folder (or hub lock files) behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     for f in files:
         log.info("%s: fetched %s", name, f)
     return files
+
+
+# `affect weights list` / `affect weights fetch` ------------------------------------------
+def weights_table() -> str:
+    """One line per registered backbone: modality, family, tiny, fetchable, what `checkpoints/<name>/` holds."""
+    from affect.backbones.registry import get_spec, list_backbones
+
+    can_fetch = set(fetchable())
+    lines = [f"checkpoints root: {checkpoints_root()} (${CHECKPOINTS_ENV} to change)",
+             f"{'name':<22} {'modality':<8} {'family':<10} {'tiny':<5} {'fetch':<5} checkpoints/<name>/"]
+    for name in list_backbones():
+        spec = get_spec(name)
+        folder = checkpoint_dir(name)
+        files = [p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts] if folder.is_dir() else []
+        held = f"{len(files)} file(s), {sum(p.stat().st_size for p in files) / 1e6:.0f} MB" if files else "-"
+        lines.append(f"{name:<22} {spec.modality:<8} {spec.family:<10} {'yes' if spec.tiny else '':<5} "
+                     f"{'yes' if name in can_fetch else '':<5} {held}")
+    return "\n".join(lines) + "\n"
+
+
+def fetch_many(names: Sequence[str], weights: str = DEFAULT) -> int:
+    """`affect weights fetch NAME...`: each into `checkpoints/<name>/`; returns how many failed (each logged)."""
+    failed = 0
+    for name in names:
+        try:
+            files = fetch_weights(name, weights)
+            log.info("%s: %d file(s) in %s", name, len(files), checkpoint_dir(name))
+        except Exception as e:  # one failure does not stop the others
+            failed += 1
+            log.error("%s: fetch failed: %s%s", name, e,
+                      " (HF_HUB_OFFLINE=1 is set: unset it on a machine with internet)" if offline() else "")
+    return failed

@@ -65,3 +65,26 @@ def test_fallback_used_then_failure_message(ckpt, tmp_path):
 def test_looks_like_path():
     assert not looks_like_path("openai") and not looks_like_path("default") and not looks_like_path("random")
     assert looks_like_path("a/b.pt") and looks_like_path("w.safetensors") and looks_like_path("./w")
+
+
+def test_fetch_fills_checkpoints_then_resolve_finds_it(ckpt):
+    from affect.backbones.weights import fetch_weights, register_fetcher
+
+    @register_fetcher("test-fetchable")
+    def fetch(dest: Path, weights: str) -> list[Path]:
+        dest.mkdir(parents=True)
+        (dest / "w.pt").write_bytes(b"0")
+        return [dest / "w.pt"]
+
+    assert fetch_weights("test-fetchable") == [ckpt / "test-fetchable" / "w.pt"]
+    assert resolve_weights("test-fetchable", "default", ["w.pt"], "") == ckpt / "test-fetchable" / "w.pt"
+
+
+def test_cli_weights_list_and_failed_fetch_leaves_nothing(ckpt, capsys):
+    from affect.cli import main
+
+    assert main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "clip-vit-l14" in listing and "resnet50-vggface2" in listing and str(ckpt) in listing
+    assert main(["weights", "fetch", "resnet50", "senet-tiny"]) == 1  # offline; senet-tiny has no published weights
+    assert not (ckpt / "resnet50").exists() and not (ckpt / "senet-tiny").exists()
