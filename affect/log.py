@@ -45,6 +45,11 @@ class TqdmHandler(logging.StreamHandler):
             self.handleError(record)
 
 
+def _not_third_party_info(record: logging.LogRecord) -> bool:
+    """Libraries that log INFO through the root logger (open_clip...) stay out of the console (not of log files)."""
+    return record.name != "root" or record.levelno >= logging.WARNING
+
+
 def setup_logging(level: str | int = "INFO") -> None:
     """Configure the root logger for a command-line entry point (idempotent)."""
     root = logging.getLogger()
@@ -52,6 +57,7 @@ def setup_logging(level: str | int = "INFO") -> None:
     if not any(getattr(h, "_affect", False) for h in root.handlers):
         handler = TqdmHandler()
         handler.setFormatter(ConsoleFormatter())
+        handler.addFilter(_not_third_party_info)
         handler._affect = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     for noisy in ("PIL", "matplotlib", "numba", "urllib3", "filelock", "httpx"):

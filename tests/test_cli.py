@@ -56,3 +56,12 @@ def test_dry_run_on_an_empty_cache_says_what_would_run(synth_corpus, tmp_path, c
     assert "prepare: would run" in caplog.text
     assert f"{stage_names()[1]}: would run after prepare" in caplog.text
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+def test_a_stage_logs_its_own_config_section_only(synth_corpus, tmp_path, caplog):
+    root, _ = synth_corpus
+    assert main(["prepare", f"corpus.root={root}", f"cache_root={tmp_path}", "prepare.folds=2"]) == 0
+    assert "prepare:\n  folds: 2" in caplog.text and "corpus:\n  root:" in caplog.text
+    assert "min_face_size" not in caplog.text  # another stage's key
+    (saved,) = tmp_path.glob("*/prepare/*/config.yaml")
+    assert "min_face_size" in saved.read_text()  # the whole resolved config is kept with the output
