@@ -79,7 +79,8 @@ def stage_state(stage: Stage, total: int | None) -> StageState:
     """The state of one stage's output folder for this config."""
     out = stage.output
     row = StageState(stage.number, stage.name, "not run", folder=out.path)
-    others = [p for p in stage.stage_root.iterdir() if p.is_dir() and p != out.path] if stage.stage_root.is_dir() else []
+    root = stage.stage_root
+    others = [p for p in root.iterdir() if p.is_dir() and p != out.path] if root.is_dir() else []
     if others:
         row.notes.append(f"{len(others)} other output folder(s) in {stage.stage_root} (other configs or versions)")
     if not out.path.is_dir():

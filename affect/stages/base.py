@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -284,7 +285,8 @@ class Stage(ABC):
         if opts.dry_run:
             log.info("%s: would run%s: %s -> %s", self.name, " (partial)" if plan else "", self.plan(), out.path)
             return StageReport(self.name, out.path, "would-run")
-        if previous is not None and (previous.get("tainted") or not self.per_clip):
+        stale = previous is not None and (previous.get("tainted") or not self.per_clip)
+        if stale and os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 clears the folder
             log.info("%s: starting over in %s: its results were built on partial input (--limit)", self.name, out.path)
             out.reset()
         self._make_folder(out.path)
@@ -372,14 +374,16 @@ class ClipStage(Stage):
         rows = self.selected_clips(opts.limit)
         if len(rows) < len(self.manifest):
             splits = ", ".join(f"{n} {s}" for s, n in rows["split"].value_counts(sort=False).items())
-            log.info("%s: --limit %d: %d of %d clips (%s)", self.name, opts.limit, len(rows), len(self.manifest), splits)
+            log.info("%s: --limit %d: %d of %d clips (%s)", self.name, opts.limit, len(rows), len(self.manifest),
+                     splits)
         todo = rows[[not out.clip_done(c) for c in rows["clip"]]]
         if len(todo) < len(rows):
             log.info("%s: resuming: %d of %d clips already done", self.name, len(rows) - len(todo), len(rows))
         errors: list[dict[str, str]] = []
         if len(todo):
             self.setup()
-        for i, (_, clip) in enumerate(tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip", disable=None), start=1):
+        bar = tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip", disable=None)  # on a terminal
+        for i, (_, clip) in enumerate(bar, start=1):
             start = time.perf_counter()
             try:
                 with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
