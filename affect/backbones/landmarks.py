@@ -122,13 +122,30 @@ class Landmarks68(DlibCropBackbone):
         return {**super().extra_info(), "columns": feature_names()}
 
 
+_OPTIONS = ("box", "input_size", "template_scale", "template_shift_y")
+
+
+def _build(name: str, weights: str, box: str, kwargs: dict[str, Any]) -> Landmarks68:
+    known = {k: kwargs.pop(k) for k in _OPTIONS if k in kwargs}
+    if kwargs:
+        log.debug("%s: ignoring options %s", name, sorted(kwargs))
+    bb = Landmarks68(weights, **{"box": box, **known})
+    bb.name = name
+    return bb
+
+
 @register_backbone("landmarks68", modality="visual", family="dlib",
                    description="dlib 68-point facial landmarks on the aligned crop: 136 normalised "
                                "coordinates + 12 distances (mouth, brows, eyes), D=148; no download")
 def landmarks68(weights: str = "default", **kwargs: Any) -> VisualBackbone:
-    """kwargs: box (template | detect), input_size, template_scale, template_shift_y (stage 01's faces
-    settings when they differ from the defaults); other keys are ignored."""
-    known = {k: kwargs.pop(k) for k in ("box", "input_size", "template_scale", "template_shift_y") if k in kwargs}
-    if kwargs:
-        log.debug("landmarks68: ignoring options %s", sorted(kwargs))
-    return Landmarks68(weights, **known)
+    """Face box from stage 01's template. kwargs: box (template | detect), input_size, template_scale,
+    template_shift_y (stage 01's faces settings when they differ from the defaults); others are ignored."""
+    return _build("landmarks68", weights, "template", kwargs)
+
+
+@register_backbone("landmarks68-detect", modality="visual", family="dlib",
+                   description="landmarks68 with dlib's HOG face detector on each crop (for crops not "
+                               "aligned by stage 01, e.g. faces.source=provided), D=148; no download")
+def landmarks68_detect(weights: str = "default", **kwargs: Any) -> VisualBackbone:
+    """As `landmarks68`, the face box found by dlib's detector (the template's when it finds none)."""
+    return _build("landmarks68-detect", weights, "detect", kwargs)

@@ -20,20 +20,28 @@ SIZE = 224
 PHOTOS = Path(__file__).parents[1] / "face" / "photos"  # four facenet-pytorch test photos (see its README)
 
 
-def align(detector: FaceDetector, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The most confident face's 224 px crop (stage 01's template) and MTCNN's 5 points in it."""
-    d = detector.detect(np.ascontiguousarray(image))[0]
-    i = int(np.argmax(d.scores))
-    crops, m = Aligner(SIZE)([image], d.landmarks[i:i + 1])
-    return crops[0], apply_transform(m[0], d.landmarks[i])
+def align(image: np.ndarray, points: np.ndarray, shift_y: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The 224 px crop (stage 01's template, moved down by `shift_y` of the side) and the 5 points in it."""
+    crops, m = Aligner(SIZE, shift_y=shift_y)([image], points[None])
+    return crops[0], apply_transform(m[0], points)
 
 
 @pytest.fixture(scope="module")
-def faces() -> list[tuple[np.ndarray, np.ndarray]]:
-    """(crop, MTCNN points in the crop) for the astronaut, then the photos when present."""
+def detections() -> list[tuple[np.ndarray, np.ndarray]]:
+    """(image, MTCNN's 5 points of its most confident face): the astronaut, then the four photos."""
     detector = FaceDetector(FacesConfig(), "cpu")
     images = [astronaut()] + [np.asarray(Image.open(p).convert("RGB")) for p in sorted(PHOTOS.glob("*.jpg"))]
-    return [align(detector, im) for im in images]
+    out = []
+    for image in images:
+        d = detector.detect(np.ascontiguousarray(image))[0]
+        out.append((image, d.landmarks[int(np.argmax(d.scores))]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def faces(detections) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(aligned crop, MTCNN points in the crop) per face."""
+    return [align(image, points) for image, points in detections]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +61,7 @@ def lift_corners(crop: np.ndarray, corners: np.ndarray, dy: float, sigma: float 
 
 
 def test_registered_with_documented_dimension(lm68, faces):
-    assert {"landmarks68", "dlib-face128"} <= set(list_backbones("visual"))
+    assert {"landmarks68", "landmarks68-detect", "dlib-face128"} <= set(list_backbones("visual"))
     crop, _ = faces[0]
     out = lm68.forward(lm68.preprocess(crop[None]))
     assert out.shape == (1, 148) == (1, lm68.dim) and out.dtype == np.float32 and np.isfinite(out).all()
@@ -81,7 +89,7 @@ def test_detect_box_and_resize_agree(lm68, faces):
     """dlib's own detector box, and a 112 px crop resized, give the template-box fit within 2.5 px."""
     crop, _ = faces[0]
     ref = lm68.landmarks(crop[None])[0]
-    det = create_backbone("landmarks68", box="detect").landmarks(crop[None])[0]
+    det = create_backbone("landmarks68-detect").landmarks(crop[None])[0]
     small = np.asarray(Image.fromarray(crop).resize((112, 112), Image.BILINEAR))
     resized = lm68.landmarks(lm68.preprocess(small[None]))[0]
     assert np.abs(det - ref).mean() < 1.0 and np.linalg.norm(det - ref, axis=1).max() < 2.5
@@ -105,6 +113,22 @@ def test_corner_lift_follows_the_mouth_corners(lm68, faces):
         assert np.abs(f[2, still] - f[0, still]).max() < 0.03
         spans.append(up - down)
     assert np.mean(spans) > 0.1  # of the 12 px (0.23 IOD) moved, the fit follows roughly half or more
+
+
+def test_detect_box_finds_a_face_off_the_template(lm68, detections):
+    """A crop aligned 0.2 of its side (0.85 IOD) lower than the template: the template box misses
+    the face (masked, or points far off), `landmarks68-detect` finds it with dlib's detector."""
+    crop, mtcnn = align(*detections[0], shift_y=0.2)
+
+    def error(p: np.ndarray) -> float:
+        five = np.stack([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]])
+        return float(np.linalg.norm(five - mtcnn, axis=1)[[0, 1, 3, 4]].max())
+
+    template = lm68.landmarks(crop[None])[0]
+    assert np.isnan(template).all() or error(template) > 15
+    detect = create_backbone("landmarks68-detect")
+    assert detect.name == "landmarks68-detect" and detect.box == "detect"
+    assert error(detect.landmarks(crop[None])[0]) < 4.5
 
 
 def test_blank_crop_is_a_nan_row(lm68, faces):
