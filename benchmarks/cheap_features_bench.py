@@ -1,6 +1,7 @@
 """Speed on the CPU of the backbones that need no download (issue 12): openSMILE `egemaps` and
-`compare` (real-time factor on a synthetic voice), dlib `landmarks68` (template box and dlib's
-detector box) and `dlib-face128` (crops per second on aligned 224 px crops of the astronaut).
+`compare` (real-time factor on a synthetic voice), dlib `landmarks68` (template box),
+`landmarks68-detect` (dlib's detector box) and `dlib-face128` (crops per second on aligned 224 px
+crops of the astronaut).
 
     python -u benchmarks/cheap_features_bench.py [--seconds 60] [--crops 64]
 
@@ -78,14 +79,13 @@ def main() -> None:
                      f"{t:.2f} s, real-time factor {t / args.seconds:.4f} ({args.seconds / t:.0f}x real time); "
                      f"setup {load:.2f} s"))
     crops = aligned_crops(args.crops)
-    for name, kwargs in (("landmarks68", {}), ("landmarks68", {"box": "detect"}), ("dlib-face128", {})):
+    for name in ("landmarks68", "landmarks68-detect", "dlib-face128"):
         t0 = time.perf_counter()
-        b = create_backbone(name, **kwargs)
+        b = create_backbone(name)
         b.forward(b.preprocess(crops[:1]))  # loads the dlib model files
         load = time.perf_counter() - t0
         t = best_time(lambda: b.forward(b.preprocess(crops)), args.repeats)
-        label = name + (f" (box={kwargs['box']})" if kwargs else "")
-        rows.append((label, f"{len(crops)} crops of 224 px -> {b.dim}-D",
+        rows.append((name, f"{len(crops)} crops of 224 px -> {b.dim}-D",
                      f"{len(crops) / t:.0f} crops/s ({1000 * t / len(crops):.1f} ms each); setup {load:.2f} s"))
     width = max(len(r[0]) for r in rows)
     print(f"\n{'backbone':<{width}}  {'input':<34}  speed")
