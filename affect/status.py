@@ -174,7 +174,11 @@ def render(cfg: Config, rows: list[StageState]) -> str:
              f"cache {cfg.cache_root}"]
     lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1] for line in table]
     errors = [f"  {r.name}: {r.failed} failed; first: {r.first_error}" for r in rows if r.failed]
-    notes = [f"  {r.name}: {note}" for r in rows for note in r.notes]
+    grouped: dict[str, list[str]] = {}  # the same note for several stages is said once
+    for r in rows:
+        for note in r.notes:
+            grouped.setdefault(note, []).append(r.name)
+    notes = [f"  {', '.join(names)}: {note}" for note, names in grouped.items()]
     if errors:
         lines += ["failed clips (errors.csv):", *errors]
     if notes:
