@@ -32,4 +32,4 @@ class SpeechConfig:
     weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
     layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
     chunk_s: float = field(default=30.0, metadata=NOHASH)  # WavLM: seconds per forward chunk (bounds memory)
-    batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass
+    batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass on a GPU (CPU: 1)

@@ -64,7 +64,9 @@ class SpeechStage(ClipStage):
             spec = get_spec(name)
             if spec.modality != "speech":
                 raise ValueError(f"speech.backbones: {name!r} is a {spec.modality} backbone")
-            kwargs: dict[str, Any] = {"batch_size": cfg.batch_size, "seed": self.cfg.seed}
+            # batches help a GPU; on the CPU they only multiply the activations held at once
+            batch = cfg.batch_size if device.type == "cuda" else 1
+            kwargs: dict[str, Any] = {"batch_size": batch, "seed": self.cfg.seed}
             if spec.family == "wavlm":
                 kwargs.update(chunk_s=cfg.chunk_s, layer=cfg.layer)
             self.backbones[name] = create_backbone(name, weights=cfg.weights, **kwargs).to(device)
@@ -141,8 +143,9 @@ class SpeechStage(ClipStage):
         barrier()  # every rank has swept leftovers of killed runs before any rank writes
         rows = self.selected_clips(opts.limit)
         videos = sorted(rows["video"].unique())
-        mine = rows[rows["video"].isin(videos[rank::world]) & ~rows["clip"].map(out.clip_done)]
-        log.info("%s: rank %d of %d: %d clips of %d videos", self.name, rank, world, len(mine), len(videos[rank::world]))
+        ours = videos[rank::world]
+        mine = rows[rows["video"].isin(ours) & ~rows["clip"].map(out.clip_done)]
+        log.info("%s: rank %d of %d: %d clips of %d videos", self.name, rank, world, len(mine), len(ours))
         failed = 0
         if len(mine):
             self.setup()
