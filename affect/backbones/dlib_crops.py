@@ -27,7 +27,6 @@ from PIL import Image
 
 from affect.backbones.base import VisualBackbone
 from affect.backbones.dlib_models import dlib_rect, model_path, template_box
-from affect.face.align import face_template
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +62,8 @@ class DlibCropBackbone(VisualBackbone):
         self.box, self.input_size = box, int(input_size)
         self.template_scale, self.template_shift_y = float(template_scale), float(template_shift_y)
         self.shape_model = Path(shape_model)
+        from affect.face.align import face_template  # imports torch
+
         self._box = template_box(self.input_size, self.template_scale, self.template_shift_y)
         t = face_template(self.input_size, self.template_scale, self.template_shift_y)
         self._eyes, self._iod = t[:2], float(t[1, 0] - t[0, 0])

