@@ -23,7 +23,8 @@ from affect.status import collect
 
 FAST = ["faces.size=64", "prepare.folds=2", "faces.source=provided",  # the corpus's own crops: no detector
         "speech.weights=random", "speech.backbones=[egemaps]",  # no weights to download
-        "visual.weights=random", "visual.backbones=[resnet50-tiny]", "visual.workers=0"]
+        "visual.weights=random", "visual.backbones=[resnet50-tiny]", "visual.workers=0",
+        *[f"{s}.train.{k}" for s in ("unimodal", "fusion") for k in ("epochs=2", "window=8", "stride=4")]]
 
 
 @dataclass

@@ -19,7 +19,8 @@ def test_noop_rerun_imports_no_torch(tmp_path):
     args = [f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}", "corpus.name=noop", "faces.size=64",
             "prepare.folds=2", "faces.source=provided",  # the corpus's own crops: fast
             "speech.weights=random", "speech.backbones=[egemaps]",  # no weights to download
-            "visual.weights=random", "visual.backbones=[resnet50-tiny]", "visual.workers=0"]
+            "visual.weights=random", "visual.backbones=[resnet50-tiny]", "visual.workers=0",
+            *[f"{s}.train.{k}" for s in ("unimodal", "fusion") for k in ("epochs=2", "window=8", "stride=4")]]
     assert main(["run", "--device", "cpu", *args]) == 0
 
     code = ("import sys, time; t = time.perf_counter(); import affect.cli; "
