@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import labels_path, load_labels, read_manifest
+from affect.data.manifest import labels_path, load_labels
 from affect.metrics.ccc import DIMS
 from affect.report.markdown import build_report
 from affect.report.plots import ClipCurves, plot_density, plot_series
@@ -48,6 +48,9 @@ class EvaluateStage(Stage):
                 missing.append({"clip": clip, "reason": f"labels missing from stage 00: {labels_path(prepare, clip)}"})
         return labels, missing
 
+    def covers_all(self, limit: int | None) -> bool:
+        return len(self.selected_clips(limit)) == len(self.manifest)
+
     def plan(self) -> str:
         models = read_models(self.upstream_output("predict").path)
         return f"{len(models)} models x splits {', '.join(self.cfg.evaluate.splits)}"
@@ -56,7 +59,7 @@ class EvaluateStage(Stage):
         splits = self.cfg.evaluate.splits
         if not splits or set(splits) - {"train", "validation", "test"}:
             raise ValueError(f"evaluate.splits must list some of train, validation, test; got {splits}")
-        manifest = read_manifest(self.upstream_output("prepare").path)
+        manifest = self.selected_clips(opts.limit)  # --limit: the clips the upstream stages took
         models = read_models(self.upstream_output("predict").path)
         fps = dict(zip(manifest["clip"], manifest["fps"].astype(float)))
         labelled = {split: self.labels(manifest, split) for split in splits}

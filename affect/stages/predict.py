@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import load_labels, labels_path, read_manifest
+from affect.data.manifest import load_labels, labels_path
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report.ensemble import average, group_runs
 from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
@@ -44,17 +43,18 @@ class PredictStage(Stage):
         return TrainBackend()
 
     # inputs ------------------------------------------------------------------------------
-    @cached_property
-    def manifest(self) -> pd.DataFrame:
-        return read_manifest(self.upstream_output("prepare").path)
-
     def clips(self, limit: int | None = None) -> pd.DataFrame:
+        """The manifest rows to predict: those of `predict.splits` among the run's clips (--limit: the
+        same balanced first N as every stage)."""
         splits = self.cfg.predict.splits
         unknown = set(splits) - {"train", "validation", "test"}
         if unknown:
             raise ValueError(f"predict.splits: unknown split(s) {sorted(unknown)}; use train, validation, test")
-        rows = self.manifest[self.manifest["split"].isin(splits)]
-        return rows.iloc[:limit] if limit else rows
+        rows = self.selected_clips(limit)
+        return rows[rows["split"].isin(splits)]
+
+    def covers_all(self, limit: int | None) -> bool:
+        return len(self.selected_clips(limit)) == len(self.manifest)
 
     def models(self) -> dict[str, dict[str, Path]]:
         backend = self.backend()
@@ -114,8 +114,6 @@ class PredictStage(Stage):
         out.save_errors(errors)
         for e in errors:
             log.error("predict: %s: %s: %s", e["clip"] or "-", e["file"], e["error"])
-        if opts.limit and len(clips) < len(self.clips()):
-            return StageReport(self.name, out.path, "partial", ran, len(errors))
         out.mark_done({"models": sorted(index), "clips": len(clips), "errors": len(errors)})
         return StageReport(self.name, out.path, "ran", ran, len(errors))
 

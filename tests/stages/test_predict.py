@@ -149,14 +149,16 @@ def test_missing_upstream_and_unknown_models_fail_with_clear_messages(corpus, tm
         run(cfg, "predict")
 
 
-def test_a_limited_run_is_not_taken_for_a_finished_one(corpus, tmp_path, monkeypatch):
+def test_a_limited_run_is_partial_and_the_full_run_completes_it(corpus, tmp_path, monkeypatch):
+    import affect.stages
+
     cfg = config(corpus, tmp_path / "cache")
     install(monkeypatch)
     run(cfg, *UPSTREAM)
-    assert run(cfg, "predict", limit=2)[0].status == "partial"
-    import affect.stages
-
-    out = affect.stages.get_stage("predict")(cfg).output
-    assert not out.done and len(load_arrays(read_models(out.path)["fusion"] / "final.npz")) == 2
+    assert run(cfg, "predict", limit=4)[0].status == "partial"
+    stage = affect.stages.get_stage("predict")(cfg)
+    taken = set(stage.selected_clips(4)["clip"]) - {"tr"}  # the same balanced first N as every stage, minus train
+    assert not stage.output.done and stage.output.partial() is not None
+    assert set(load_arrays(read_models(stage.output.path)["fusion"] / "final.npz")) == taken
     assert run(cfg, "predict")[0].status == "ran"
-    assert out.done and len(load_arrays(read_models(out.path)["fusion"] / "final.npz")) == 5
+    assert stage.output.done and len(load_arrays(read_models(stage.output.path)["fusion"] / "final.npz")) == 5
