@@ -56,15 +56,16 @@ def count_rows(path: Path) -> int | None:
 
 
 def read_errors(folder: Path) -> tuple[int, str]:
-    """How many rows `errors.csv` has, and the first one as `clip: file: error`."""
-    path = folder / "errors.csv"
-    if not path.is_file():
-        return 0, ""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    """How many clips `errors.csv` (and the shards' `errors.shard*.csv`) list, and the first as `clip: file: error`."""
+    rows: dict[str, dict[str, str]] = {}
+    for path in [folder / "errors.csv", *sorted(folder.glob("errors.shard*.csv"))]:
+        if path.is_file():
+            with open(path, newline="", encoding="utf-8") as f:
+                for i, row in enumerate(csv.DictReader(f)):
+                    rows.setdefault(row.get("clip") or f"{path.name}:{i}", row)
     if not rows:
         return 0, ""
-    first = rows[0]
+    first = next(iter(rows.values()))
     return len(rows), ": ".join(v for v in (first.get("clip"), first.get("file"), first.get("error")) if v)
 
 
