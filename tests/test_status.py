@@ -123,3 +123,23 @@ def test_status_is_fast_and_imports_no_model_library(synth_corpus, tmp_path):
     seconds = float(last.rsplit(" ", 1)[1])
     assert seconds < 5.0, f"affect status took {seconds} s"  # about a second; generous on a loaded machine
     assert "prepare  done" in out.stdout
+
+
+def test_interrupted_broken_and_old_clip_folders(flaky_pipeline, monkeypatch, synth_corpus, tmp_path, capsys, caplog):
+    root, _ = synth_corpus
+    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "corpus.name=st"]
+    assert main(["run", "--limit", "2", *args]) == 0
+    folder = get_stage("flaky")(load_config(overrides=args)).output.path
+    (folder / "_partial.json").unlink()  # as if killed before its marker was written
+    assert status(capsys, *args)["flaky"][2:4] == ["incomplete", "2/6"]
+
+    (next((folder / "clips").iterdir()) / "summary.json").unlink()  # a clip folder an older version wrote
+    caplog.clear()
+    assert main(["run", *args]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "without summary.json" in errors[0] and "--overwrite" in errors[0]
+
+    monkeypatch.setitem(stages_pkg.STAGES, "broken", (61, "affect.stages.no_such_module:Broken"))
+    monkeypatch.setitem(stages_pkg.DESCRIPTIONS, "broken", "61 a stage that cannot be imported")
+    rows = status(capsys, *args)
+    assert rows["broken"][2] == "error" and "ModuleNotFoundError" in rows["_text"][0]

@@ -376,6 +376,8 @@ class ClipStage(Stage):
             splits = ", ".join(f"{n} {s}" for s, n in rows["split"].value_counts(sort=False).items())
             log.info("%s: --limit %d: %d of %d clips (%s)", self.name, opts.limit, len(rows), len(self.manifest),
                      splits)
+        for clip in out.done_clips():  # before any work: results of an older version are not mixed in
+            self.summary_path(out, clip)
         todo = rows[[not out.clip_done(c) for c in rows["clip"]]]
         if len(todo) < len(rows):
             log.info("%s: resuming: %d of %d clips already done", self.name, len(rows) - len(todo), len(rows))
@@ -403,14 +405,16 @@ class ClipStage(Stage):
         out.mark_done({"clips": out.done_clips(), "failed": [e["clip"] for e in errors]})
         return StageReport(self.name, out.path, "ran", len(todo) - len(errors), len(errors))
 
+    def summary_path(self, out: StageDir, clip: str) -> Path:
+        """A finished clip's `summary.json`; a clip folder without one was left by an older version: InputError."""
+        path = out.clip_dir(clip) / "summary.json"
+        if not path.is_file():
+            raise InputError(f"{out.clip_dir(clip)}: clip folder without summary.json, left by an older version "
+                             f"of stage '{self.name}'; remove it (or the stage folder) or rerun with --overwrite")
+        return path
+
     def finish(self, out: StageDir) -> None:
         """Gather per-clip summaries into `summary.csv` (override to add more); runs after partial runs too."""
-        rows = []
-        for clip in out.done_clips():
-            path = out.clip_dir(clip) / "summary.json"
-            if not path.is_file():
-                raise InputError(f"{out.clip_dir(clip)}: clip folder without summary.json, left by an older version "
-                                 f"of stage '{self.name}'; remove it (or the stage folder) or rerun with --overwrite")
-            rows.append(json.loads(path.read_text()))
+        rows = [json.loads(self.summary_path(out, clip).read_text()) for clip in out.done_clips()]
         with atomic.atomic_path(out.path / "summary.csv") as tmp:
             pd.DataFrame(rows).to_csv(tmp, index=False)
