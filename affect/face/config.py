@@ -38,3 +38,4 @@ class FacesConfig:
     jpeg_quality: int = 95  # JPEG quality of stored crops
     batch_size: int = field(default=32, metadata=NOHASH)  # frames per decode/detect batch (CPU: MTCNN in chunks of 8)
     reader_thread: bool = field(default=True, metadata=NOHASH)  # decode and resize in a thread, overlapping detection
+    shard: str = field(default="", metadata=NOHASH)  # k/n: this process takes share k of n; empty = torchrun RANK/WORLD_SIZE

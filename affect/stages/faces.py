@@ -12,12 +12,13 @@ from typing import Any
 import pandas as pd
 
 from affect.data.manifest import resolve
-from affect.stages.base import ClipError, ClipStage
+from affect.stages.base import ClipError
+from affect.stages.sharded import ShardedClipStage
 
 log = logging.getLogger(__name__)
 
 
-class FacesStage(ClipStage):
+class FacesStage(ShardedClipStage):
     name = "faces"
     number = 1
     version = 2  # 2: one subject per clip chosen over the whole clip, re-identification, upright rotated videos
@@ -25,13 +26,22 @@ class FacesStage(ClipStage):
     def variant(self) -> str:
         return f"{self.cfg.faces.source}{self.cfg.faces.size}"
 
+    def shard_spec(self) -> str:  # faces.shard=k/n, else torchrun's RANK/WORLD_SIZE
+        return self.cfg.faces.shard
+
     def setup(self) -> None:  # torch, facenet-pytorch and PyAV are imported here, where the work starts
         if self.cfg.faces.source == "detect":
+            import torch
+
             from affect.device import resolve_device
             from affect.face.detect import FaceDetector
             from affect.face.reid import load_embedder
+            from affect.visual.shard import local_device_index
 
-            self.detector = FaceDetector(self.cfg.faces, resolve_device(self.cfg.device))
+            device = resolve_device(self.cfg.device)
+            if device.type == "cuda" and device.index is None and local_device_index() is not None:
+                device = torch.device("cuda", local_device_index())  # torchrun: one GPU per local rank
+            self.detector = FaceDetector(self.cfg.faces, device)
             self.embedder, why = load_embedder(self.cfg.faces.reid)
             (log.info if self.embedder is not None or self.cfg.faces.reid == "geometry" else log.warning)("faces: %s", why)
         elif self.cfg.faces.source != "provided":
