@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from affect.cache import atomic
 from affect.cache.store import MARKER
 from affect.config import Config
 from affect.data.manifest import MANIFEST
@@ -72,8 +71,7 @@ def read_errors(folder: Path) -> tuple[int, str]:
 def clip_count(stage: Stage, total: int | None) -> str:
     if not stage.per_clip:
         return "-"
-    done = len([c for c in stage.output.done_clips() if atomic.TMP_INFIX not in c])
-    return f"{done}/{total if total is not None else '?'}"
+    return f"{len(stage.output.done_clips())}/{total if total is not None else '?'}"
 
 
 def stage_state(stage: Stage, total: int | None) -> StageState:
@@ -123,7 +121,7 @@ def collect(cfg: Config) -> list[StageState]:
     total: int | None = None
     for name in names:
         try:
-            stage = stages[names[0]].upstream(name) if stages else _first(name, cfg)
+            stage = next(iter(stages.values())).upstream(name) if stages else _first(name, cfg)
             stages[name] = stage
             stage.fingerprint  # noqa: B018  (computes the upstream chain: may raise InputError)
         except InputError:
