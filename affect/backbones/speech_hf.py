@@ -43,7 +43,8 @@ def model_folder(name: str, weights: str, hf_repo: str | None) -> Path | None:
             from huggingface_hub import hf_hub_download
 
             return Path(hf_hub_download(hf_repo, "config.json"))
-    hint = f"(the files of the Hugging Face repository {hf_repo})" if hf_repo else ""
+    hint = (f"The folder holds the Hugging Face repository {hf_repo}'s config.json, preprocessor_config.json and "
+            "model.safetensors (a `save_pretrained` folder)." if hf_repo else "")
     found = resolve_weights(name, weights, ["config.json"], fetch_hint=hint, fallback=fallback)
     return None if found is None else (found if found.is_dir() else found.parent)
 
