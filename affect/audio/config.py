@@ -33,3 +33,4 @@ class SpeechConfig:
     layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
     chunk_s: float = field(default=30.0, metadata=NOHASH)  # WavLM: seconds per forward chunk (bounds memory)
     batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass on a GPU (CPU: 1)
+    shard: str = field(default="", metadata=NOHASH)  # k/n: this process takes share k of n; empty = torchrun RANK/WORLD_SIZE

@@ -8,14 +8,14 @@ memory-mapped. A row is masked where stage 03 has no real audio (no audio stream
 of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
 computed once per video and copied to the sibling clip.
 
-Under `torchrun` (WORLD_SIZE > 1) videos are split across ranks (rank r takes every
-WORLD_SIZE-th video), each rank on `cuda:LOCAL_RANK` when the device is CUDA; rank 0 waits
-for the others (a gloo barrier), retries what failed and marks the stage done.
+Several processes can share the work like stage 02 (`speech.shard=k/n`, or torchrun's
+RANK/WORLD_SIZE; `affect.stages.sharded.ShardedClipStage`: no process group, clips balanced by
+length, the last process to finish marks the stage done), each on `cuda:LOCAL_RANK` under
+torchrun. Sibling clips on different shards each compute their (identical) features.
 """
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,16 +24,13 @@ import numpy as np
 import pandas as pd
 
 from affect.cache import atomic
-from affect.stages.base import ClipError, ClipStage, RunOptions, StageReport
+from affect.stages.base import ClipError
+from affect.stages.sharded import ShardedClipStage
 
 log = logging.getLogger(__name__)
 
 
-def rank_world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-class SpeechStage(ClipStage):
+class SpeechStage(ShardedClipStage):
     name = "speech"
     number = 4
     version = 1
@@ -42,6 +39,9 @@ class SpeechStage(ClipStage):
     def variant(self) -> str:
         names = "+".join(self.cfg.speech.backbones)
         return names if len(names) <= 60 else f"{self.cfg.speech.backbones[0]}+{len(self.cfg.speech.backbones) - 1}"
+
+    def shard_spec(self) -> str:
+        return self.cfg.speech.shard
 
     # models ------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -53,12 +53,13 @@ class SpeechStage(ClipStage):
         cfg = self.cfg.speech
         if not cfg.backbones:
             raise ValueError("speech.backbones is empty: name at least one registered speech backbone")
+        from affect.visual.shard import local_device_index
+
         device = resolve_device(self.cfg.device)
-        rank, world = rank_world()
-        if device.type == "cuda" and world > 1 and device.index is None:
+        if device.type == "cuda" and device.index is None and local_device_index() is not None:
             import torch
 
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+            device = torch.device("cuda", local_device_index())  # torchrun: one GPU per local rank
         self.backbones = {}
         for name in cfg.backbones:
             spec = get_spec(name)
@@ -70,9 +71,8 @@ class SpeechStage(ClipStage):
             if spec.family == "wavlm":
                 kwargs.update(chunk_s=cfg.chunk_s, layer=cfg.layer)
             self.backbones[name] = create_backbone(name, weights=cfg.weights, **kwargs).to(device)
-        if rank == 0:
-            atomic.write_json(self.output.path / "backbones.json",
-                              {name: bb.describe() for name, bb in self.backbones.items()})
+        atomic.write_json(self.output.path / "backbones.json",  # every shard writes the same record
+                          {name: bb.describe() for name, bb in self.backbones.items()})
         self._audio_dir = self.upstream_output("audio").path
 
     # one clip ----------------------------------------------------------------------------
@@ -133,44 +133,3 @@ class SpeechStage(ClipStage):
             with np.load(out / f"{name}.npz") as z:
                 shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean():.0%} valid)"
         return shapes
-
-    # ranks -------------------------------------------------------------------------------
-    def execute(self, out: Any, opts: RunOptions) -> StageReport:
-        rank, world = rank_world()
-        if world == 1:
-            return super().execute(out, opts)
-        barrier = _barrier()
-        barrier()  # every rank has swept leftovers of killed runs before any rank writes
-        rows = self.selected_clips(opts.limit)
-        videos = sorted(rows["video"].unique())
-        ours = videos[rank::world]
-        mine = rows[rows["video"].isin(ours) & ~rows["clip"].map(out.clip_done)]
-        log.info("%s: rank %d of %d: %d clips of %d videos", self.name, rank, world, len(mine), len(ours))
-        failed = 0
-        if len(mine):
-            self.setup()
-        for _, clip in mine.iterrows():
-            try:
-                with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
-                    summary = self.process(clip, tmp)
-                    atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
-            except Exception as e:  # rank 0 retries it and records the error
-                failed += 1
-                log.error("%s: rank %d: %s failed (rank 0 retries it): %s", self.name, rank, clip["clip"], e)
-        barrier()
-        if rank == 0:
-            report = super().execute(out, opts)  # retries what failed anywhere, writes errors.csv, marks done
-            report.processed += len(mine) - failed
-        else:
-            report = StageReport(self.name, out.path, "ran", len(mine) - failed, failed)
-        barrier()  # no rank moves on before rank 0 has marked the stage
-        return report
-
-
-def _barrier():
-    """A barrier across the torchrun ranks (gloo: works with or without CUDA)."""
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return dist.barrier
