@@ -39,32 +39,48 @@ def read_latent(corpus: Path, clip: str) -> np.ndarray:
     return np.loadtxt(Path(corpus) / "latent" / f"{clip}.csv", delimiter=",", skiprows=1, ndmin=2)
 
 
-def clip_features(corpus: Path, record_clip: dict, name: str, seed: int = 0, white: float = 0.3) -> Series | None:
-    """One clip's feature set ``name`` (None: a speech set for a video without audio)."""
-    modality, cues = SETS[name]
+def cue_features(cues: dict[str, np.ndarray], fps: float, name: str, rng: np.random.Generator,
+                 no_face: np.ndarray | None = None, seed: int = 0, white: float = 0.3) -> Series:
+    """Feature set ``name`` from per-frame cue series (``cues[<cue name>]`` [frames]) of one clip.
+
+    Visual sets: one row per video frame, masked where ``no_face``; speech sets: 50 Hz rows
+    (cues interpolated). Each row: the fixed random mix of the set's two cues + white noise.
+    """
+    modality, names = SETS[name]
+    n_frames = len(next(iter(cues.values())))
+    frame_t = (np.arange(n_frames) + 0.5) / fps
+    if modality == "speech":
+        times, rate = (np.arange(int(n_frames / fps * SPEECH_RATE)) + 0.5) / SPEECH_RATE, SPEECH_RATE
+    else:
+        times, rate = frame_t, fps
+    mask = np.ones(len(times), bool)
+    if names:
+        cue = np.stack([np.interp(times, frame_t, cues[c]) for c in names], 1)
+        values = cue @ _mix(name, seed) + white * rng.standard_normal((len(times), DIM))
+    else:
+        values = rng.standard_normal((len(times), DIM))
+    if modality == "visual" and no_face is not None:
+        mask &= ~no_face
+    return Series(values=values.astype(np.float32), times=times, mask=mask, rate=rate)
+
+
+def latent_cues(latent: np.ndarray, fps: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The generator's cues rebuilt from a latent [frames, 2]: latent + smoothed noise of CUE_NOISE's std."""
+    return {c: latent[:, 0 if "valence" in c else 1] + smooth_noise(rng, len(latent), fps, 1.0, std)
+            for c, std in CUE_NOISE.items()}
+
+
+def clip_features(corpus: Path, record_clip: dict, name: str, seed: int = 0) -> Series | None:
+    """One clip's feature set ``name`` from latent/<clip>.csv (None: a speech set for a video without audio)."""
     clip, fps = record_clip["clip"], float(record_clip["fps"])
-    if modality == "speech" and not record_clip["has_audio"]:
+    if SETS[name][0] == "speech" and not record_clip["has_audio"]:
         return None
     latent = read_latent(corpus, clip)
     rng = np.random.default_rng([seed, zlib.crc32(f"{clip}/{name}".encode())])
-    if modality == "speech":
-        times = (np.arange(int(len(latent) / fps * SPEECH_RATE)) + 0.5) / SPEECH_RATE
-        frame_t = (np.arange(len(latent)) + 0.5) / fps
-        latent = np.stack([np.interp(times, frame_t, latent[:, d]) for d in range(2)], 1)
-        rate = SPEECH_RATE
-    else:
-        times, rate = (np.arange(len(latent)) + 0.5) / fps, fps
-    n = len(times)
-    mask = np.ones(n, bool)
-    if cues:
-        cue = np.stack([latent[:, d] + smooth_noise(rng, n, rate, 1.0, CUE_NOISE[c]) for d, c in enumerate(cues)], 1)
-        values = cue @ _mix(name, seed) + white * rng.standard_normal((n, DIM))
-        if modality == "visual":
-            for start, stop in record_clip["no_face_frames"]:
-                mask[start:stop] = False
-    else:
-        values = rng.standard_normal((n, DIM))
-    return Series(values=values.astype(np.float32), times=times, mask=mask, rate=rate)
+    no_face = np.zeros(len(latent), bool)
+    for start, stop in record_clip["no_face_frames"]:
+        no_face[start:stop] = True
+    return cue_features(latent_cues(latent, fps, rng), fps, name, rng, no_face, seed)
 
 
 def write_feature_sets(corpus: Path, out: Path, modality: str, clips: list[str] | None = None, seed: int = 0) -> list[str]:

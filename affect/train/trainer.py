@@ -172,8 +172,10 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         batches = [b for b in batches if len(b) >= world][:batches_per_epoch]
         model.train()
         start, losses = time.perf_counter(), []
-        for b in tqdm(batches, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=rank != 0):
-            batch = to_device(collate([data[i] for i in b[rank::world]]), device)
+        loader = torch.utils.data.DataLoader(data, batch_sampler=[b[rank::world] for b in batches], collate_fn=collate,
+                                             num_workers=cfg.workers, persistent_workers=False)
+        for batch in tqdm(loader, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=rank != 0):
+            batch = to_device(batch, device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(state["step"], total, cfg)
             loss, _ = train_loss(model(batch), batch["y"], batch["pad"], cfg.loss, world)

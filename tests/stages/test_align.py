@@ -14,11 +14,13 @@ from affect.train.synthetic_features import write_feature_sets
 
 
 @pytest.fixture
-def setup(synth_corpus, tmp_path):
+def setup(synth_corpus, tmp_path, monkeypatch):
+    """Prepare, and feature folders given as align.external (stages 02-04 are not run here)."""
+    monkeypatch.setattr("affect.stages.align.FEATURE_STAGES", ())
     root, record = synth_corpus
     for modality in ("visual", "speech"):
         write_feature_sets(root, tmp_path / "ext" / modality, modality)
-    args = [f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2",
+    args = [f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2", "align.speech_mask=false",
             f"align.external=[{tmp_path / 'ext' / 'visual'},{tmp_path / 'ext' / 'speech'}]"]
     assert PrepareStage(load_config(overrides=args)).run(RunOptions()).status == "ran"
     return root, record, args, tmp_path

@@ -1,0 +1,185 @@
+"""Stages 05-07 on a generated corpus: ceiling, unimodal, baselines, fusion, audio front ends, throughput.
+
+    python -u benchmarks/train_bench.py [--clips 24] [--seconds 60] [--seed 0] [--epochs 30]
+
+The corpus is the synthetic generator's (affect.synth: same plan, latent trajectories, annotator
+noise, -5 stretches, no-face stretches, a video without audio, the same cue series), without
+rendering pixels or audio: random-weight backbones cannot be run here at corpus scale in
+minutes, so each feature set is a fixed random mix of the generator's own cues + white noise
+(affect.train.synthetic_features: face-synth = face cues, voice-synth = voice cues at 50 Hz,
+noise-synth = noise). From there everything is the library: stage 05's gridding and storage,
+the training harness, the models, the runs API. The ceiling is the generator's: CCC(latent,
+labels) on the validation clips (and on all labelled clips, as in synth_record.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from affect.metrics import ccc, p_va
+from affect.synth.corpus import _series  # the generator's own per-clip series (latent, labels, cues)
+from affect.synth.plan import plan_corpus
+from affect.train.aligned import FEATURES_JSON, write_clip
+from affect.train.config import TrainConfig
+from affect.train.gridding import align_labels, align_series, clip_grid, empty_feature, substeps_for
+from affect.train.synthetic_features import DIM, SETS, cue_features
+
+log = logging.getLogger("train_bench")
+
+
+def build_align(out: Path, clips: int, seconds: float, seed: int, hop: float) -> dict:
+    """Stage 05's folder for the generated corpus at ``hop``; returns the ceilings."""
+    pairs: dict[str, list] = {"train": [], "validation": []}
+    info_sets = {}
+    for vp in plan_corpus(clips, seconds, seed):
+        rng = np.random.default_rng([seed, 1, vp.index])
+        for cp in vp.clips:
+            data = _series(vp, cp, rng)
+            if data.labels is None:
+                continue  # test clips: no labels, nothing to score
+            fps = float(vp.fps)
+            frames = len(data.labels)
+            m = min(frames, len(data.latent))
+            ok = ~np.isnan(data.labels[:m]).any(axis=1)
+            pairs[cp.split].append((data.latent[:m][ok], data.labels[:m][ok]))
+            grid, steps = clip_grid(hop, fps, frames)
+            no_face = np.zeros(vp.frames, bool)
+            if cp.no_face:
+                no_face[int(cp.no_face[1] * fps): int(np.ceil(cp.no_face[2] * fps))] = True
+            feats = {}
+            frng = np.random.default_rng([seed, 2, zlib.crc32(cp.clip.encode())])
+            for name, (modality, _) in SETS.items():
+                k = substeps_for(50.0, grid) if modality == "speech" else 0
+                info_sets[name] = {"modality": modality, "dim": DIM, "substeps": k, "source": "synthetic"}
+                if modality == "speech" and not vp.has_audio:
+                    feats[name] = empty_feature(steps, DIM, k)
+                    continue
+                series = cue_features(data.cues, fps, name, frng, no_face, seed)
+                feats[name] = align_series(series, grid, steps, k)
+            d = out / "clips" / cp.clip
+            d.mkdir(parents=True)
+            write_clip(d, {"clip": cp.clip, "hop": grid.hop, "steps": steps, "fps": fps, "frames": frames,
+                           "video": vp.video, "split": cp.split, "fold": None, "has_audio": vp.has_audio},
+                       align_labels(data.labels, fps, grid, steps), feats)
+    (out / FEATURES_JSON).write_text(json.dumps(info_sets))
+
+    def ceiling(parts):
+        lat = np.concatenate([p[0] for p in parts])
+        lab = np.concatenate([p[1] for p in parts])
+        return p_va(ccc(lat[:, 0], lab[:, 0]), ccc(lat[:, 1], lab[:, 1]))
+
+    return {"validation": ceiling(pairs["validation"]), "all": ceiling(pairs["train"] + pairs["validation"]),
+            "clips": {s: len(p) for s, p in pairs.items()}}
+
+
+def train(runs: Path, align: Path, name: str, kind: str, features: list[str], cfg: TrainConfig, seed: int,
+          **extra) -> dict:
+    from affect.train.trainer import fit, model_spec
+
+    start = time.perf_counter()
+    record = fit(runs / name, align, model_spec(kind, features, align, cfg, **extra), cfg, seed, name=name)
+    record["seconds"] = time.perf_counter() - start
+    log.info("%-22s P_VA %.4f (V %.4f, A %.4f), best epoch %d, %.0f s", name, record["val"]["p_va"],
+             record["val"]["ccc_valence"], record["val"]["ccc_arousal"], record["best_epoch"], record["seconds"])
+    return record
+
+
+def late(runs: Path, align: Path, members: list[str], val: list[str]) -> dict:
+    from affect.train.runs import predict_grid
+    from affect.train.trainer import validate
+
+    parts = [predict_grid(runs / m, align, val) for m in members]
+    return validate({c: np.mean([p[c] for p in parts], axis=0) for c in val}, align, val)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", type=int, default=24)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--windows", default="32,64,128", help="window lengths W (steps) compared for the fusion model")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("affect").setLevel(logging.WARNING)
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    tmp = Path(tempfile.mkdtemp(prefix="train_bench_"))
+    t0 = time.perf_counter()
+    try:
+        align = tmp / "align"
+        ceil = build_align(align, args.clips, args.seconds, args.seed, 0.25)
+        log.info("corpus: %s labelled clips; ceiling P_VA validation %.4f, all %.4f (%.0f s)", ceil["clips"],
+                 ceil["validation"], ceil["all"], time.perf_counter() - t0)
+        cfg = TrainConfig(epochs=args.epochs)
+        runs, rows = tmp / "runs", []
+        uni = {f: train(runs, align, f"unimodal/{f}", "temporal", [f], cfg, args.seed, model="gru") for f in SETS}
+        ranked = sorted(uni, key=lambda f: -uni[f]["val"]["p_va"])
+        top = ranked[:2]
+        rows += [(f"unimodal/{f} (gru)", uni[f]["val"]) for f in ranked]
+        early = train(runs, align, "baseline/early", "temporal", top, cfg, args.seed, model="gru")
+        val = early["validation_clips"]
+        rows.append(("baseline/late (mean of unimodal)", late(runs, align, [f"unimodal/{f}" for f in top], val)))
+        rows.append(("baseline/early (concat + GRU)", early["val"]))
+        fusion = train(runs, align, "fusion", "fusion", top, cfg, args.seed, heads=4, modality_dropout=0.2)
+        rows.append(("fusion (cross-modal attention)", fusion["val"]))
+        conv = train(runs, align, "fusion-conv", "fusion", top, replace(cfg, audio_frontend="conv"), args.seed,
+                     heads=4, modality_dropout=0.2)
+        rows.append(("fusion, audio by learned strided conv", conv["val"]))
+        windows = []
+        for w in [int(x) for x in args.windows.split(",") if int(x) != cfg.window]:
+            r = train(runs, align, f"fusion-w{w}", "fusion", top, replace(cfg, window=w, stride=w // 2), args.seed,
+                      heads=4, modality_dropout=0.2)
+            windows.append((w, r))
+        windows.append((cfg.window, fusion))
+        # throughput at the frame-rate grid: same 16 s windows (W = 16 s x fps), 2 epochs
+        align_fps = tmp / "align_fps"
+        build_align(align_fps, args.clips, args.seconds, args.seed, 0)
+        w_fps = 16 * 30
+        fps_run = train(runs, align_fps, "fusion-fps", "fusion", top,
+                        replace(cfg, window=w_fps, stride=w_fps // 2, epochs=2, patience=99), args.seed, heads=4,
+                        modality_dropout=0.2)
+        print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, time.perf_counter() - t0, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, seconds, args) -> None:
+    best_uni = max(r["val"]["p_va"] for r in uni.values())
+    out = [f"\nGenerated corpus: {args.clips} clips x {args.seconds:g} s, seed {args.seed} "
+           f"({ceil['clips']['train']} train / {ceil['clips']['validation']} validation labelled clips), "
+           f"grid 0.25 s, W=64 S=32, {args.epochs} epochs max, early stopping on validation P_VA.",
+           "", "| model | CCC V | CCC A | P_VA | / ceiling |", "|---|---|---|---|---|",
+           f"| ceiling: CCC(latent, labels), validation clips | | | {ceil['validation']:.4f} | 1.000 |",
+           f"| ceiling, all labelled clips (synth_record.json's) | | | {ceil['all']:.4f} | |"]
+    for name, v in rows:
+        out.append(f"| {name} | {v['ccc_valence']:.4f} | {v['ccc_arousal']:.4f} | {v['p_va']:.4f} | "
+                   f"{v['p_va'] / ceil['validation']:.3f} |")
+    f = fusion["val"]["p_va"]
+    out.append(f"\nfusion ({'+'.join(top)}) vs best unimodal: {f - best_uni:+.4f}; fusion / ceiling: "
+               f"{f / ceil['validation']:.3f} (aim >= 0.85)")
+    out += ["", "| fusion window W (S = W/2) | P_VA | best epoch | windows/s (train) | s |", "|---|---|---|---|---|"]
+    for w, r in sorted(windows, key=lambda x: x[0]):
+        out.append(f"| {w} ({w * 0.25:g} s) | {r['val']['p_va']:.4f} | {r['best_epoch']} | {r['windows_per_s']:.0f} | "
+                   f"{r['seconds']:.0f} |")
+    out += ["", "| training throughput (fusion, 16 s windows) | grid steps per window | windows/s |", "|---|---|---|",
+            f"| 0.25 s grid | 64 | {fusion['windows_per_s']:.0f} |",
+            f"| frame-rate grid (15-30 fps clips) | {w_fps} | {fps_run['windows_per_s']:.0f} |",
+            f"\naudio front end: interpolation/pooling P_VA {fusion['val']['p_va']:.4f}, learned strided conv over "
+            f"50 Hz sub-steps {conv['val']['p_va']:.4f}", f"total {seconds:.0f} s"]
+    print("\n".join(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
