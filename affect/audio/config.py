@@ -21,7 +21,7 @@ class AudioConfig:
     min_speech_s: float = 0.1  # shorter speech runs are dropped
     min_silence_s: float = 0.15  # shorter gaps between speech runs are filled
     max_length_diff_s: float = 2.0  # audio shorter/longer than the video by more than this is logged as a problem
-    chunk_s: float = field(default=60.0, metadata=NOHASH)  # seconds per denoising / VAD chunk (bounds memory)
+    chunk_s: float = 60.0  # seconds per denoising / VAD chunk (bounds memory; each chunk has its own noise estimate)
 
 
 @dataclass
@@ -31,6 +31,6 @@ class SpeechConfig:
     backbones: list[str] = field(default_factory=lambda: ["wavlm-large", "whisper-large-v3"])  # registered names
     weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
     layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
-    chunk_s: float = field(default=30.0, metadata=NOHASH)  # WavLM: seconds per forward chunk (bounds memory)
+    chunk_s: float = 30.0  # WavLM: seconds per forward chunk, plus 1 s of context each side (bounds memory)
     batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass on a GPU (CPU: 1)
     shard: str = field(default="", metadata=NOHASH)  # k/n: this process takes share k of n; empty = torchrun RANK/WORLD_SIZE
