@@ -109,7 +109,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--windows", default="32,64,128", help="window lengths W (steps) compared for the fusion model")
+    ap.add_argument("--memory", default="24,96", help="clip counts whose training peak RSS is compared ('' = skip)")
+    ap.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory_child:
+        return memory_child(args.memory_child, args.seconds, args.seed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("affect").setLevel(logging.WARNING)
     import torch
@@ -151,6 +155,8 @@ def main() -> None:
                         replace(cfg, window=w_fps, stride=w_fps // 2, epochs=2, patience=99), args.seed, heads=4,
                         modality_dropout=0.2)
         print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, time.perf_counter() - t0, args)
+        if args.memory:
+            print_memory([int(n) for n in args.memory.split(",")], args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -179,6 +185,38 @@ def print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, se
             f"\naudio front end: interpolation/pooling P_VA {fusion['val']['p_va']:.4f}, learned strided conv over "
             f"50 Hz sub-steps {conv['val']['p_va']:.4f}", f"total {seconds:.0f} s"]
     print("\n".join(out), flush=True)
+
+
+def memory_child(clips: int, seconds: float, seed: int) -> None:
+    """In a fresh process: stage 05's folder for ``clips`` clips, 2 epochs of fusion; print peak RSS (MB)."""
+    import resource
+
+    tmp = Path(tempfile.mkdtemp(prefix="train_bench_mem_"))
+    try:
+        build_align(tmp / "align", clips, seconds, seed, 0.25)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        cfg = TrainConfig(epochs=2, patience=99)
+        train(tmp / "runs", tmp / "align", "fusion", "fusion", ["face-synth", "voice-synth"], cfg, seed, heads=4)
+        print(json.dumps({"clips": clips, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                          "rss_before_training_mb": before,
+                          "align_mb": sum(p.stat().st_size for p in (tmp / "align").rglob("*")) / 2**20}))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def print_memory(counts: list[int], args) -> None:
+    import subprocess
+    import sys
+
+    rows = []
+    for n in counts:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", str(n), "--seconds", str(args.seconds),
+                              "--seed", str(args.seed)], capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    lines = ["", "| training memory (fusion, 2 epochs, fresh process) | stage-05 folder | peak RSS |", "|---|---|---|"]
+    lines += [f"| {r['clips']} clips x {args.seconds:g} s | {r['align_mb']:.1f} MB | {r['rss_mb']:.0f} MB |" for r in rows]
+    lines.append(f"peak RSS ratio {rows[-1]['rss_mb'] / rows[0]['rss_mb']:.2f} for {counts[-1] / counts[0]:g}x the corpus")
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import numpy as np
 from affect.train.aligned import AlignedClip, list_clips, load_clip
 
 log = logging.getLogger(__name__)
+OPEN_CLIPS = 16  # memory-mapped clips a dataset keeps open
 
 
 @dataclass
@@ -110,8 +111,13 @@ class Windows:
         return len(self.index)
 
     def clip(self, clip: str) -> AlignedClip:
-        if clip not in self._open:  # memory maps, opened once per process
+        """The clip's memory maps; the last OPEN_CLIPS stay open (so pages read stay bounded, not the corpus)."""
+        if clip in self._open:
+            self._open[clip] = self._open.pop(clip)
+        else:
             self._open[clip] = load_clip(self.align_dir, clip, self.features)
+            while len(self._open) > OPEN_CLIPS:
+                self._open.pop(next(iter(self._open)))
         return self._open[clip]
 
     def __getitem__(self, i: int) -> dict:
