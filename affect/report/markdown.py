@@ -31,6 +31,22 @@ def table(frame: pd.DataFrame, columns: Sequence[str] | None = None, max_rows: i
     return "\n".join(lines)
 
 
+def score_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per split and model: raw and smoothed figures side by side, best raw P_VA first."""
+    key = ["split", "model"]
+    raw = results[results["predictions"] == "raw"].set_index(key)
+    smoothed = results[results["predictions"] == "smoothed"].set_index(key)
+    table = pd.DataFrame({
+        "P_VA raw": raw["p_va"], "P_VA smoothed": smoothed["p_va"],
+        "CCC V raw": raw["ccc_valence"], "CCC A raw": raw["ccc_arousal"],
+        "CCC V smoothed": smoothed["ccc_valence"], "CCC A smoothed": smoothed["ccc_arousal"],
+        "clips": raw["clips"], "valid frames": raw["valid_frames"], "unscored": raw["unscored"],
+    }).reset_index()
+    order = {s: i for i, s in enumerate(pd.unique(results["split"]))}
+    return table.sort_values(["split", "P_VA raw"], key=lambda c: c.map(order) if c.name == "split" else c,
+                             ascending=[True, False], na_position="last", kind="stable")
+
+
 def provenance(records: Sequence[StageRecord]) -> str:
     parts = [table(pd.DataFrame([{"stage": f"{r.number:02d} {r.name}", "fingerprint": r.fingerprint[:16] or "(not done)",
                                   "folder": str(r.path)} for r in records]))]
@@ -50,7 +66,6 @@ def build_report(
     out_dir: Path,
 ) -> str:
     """The whole report as markdown; image links are relative to ``out_dir``."""
-    score_cols = ["model", "predictions", "split", "p_va", "ccc_valence", "ccc_arousal", "clips", "valid_frames", "unscored"]
     parts = [
         "# Evaluation report",
         "CCC as the ABAW challenge computes it: population statistics over all valid frames of a split "
@@ -58,7 +73,8 @@ def build_report(
         "`smoothed` = after the temporal smoothing of stage 08, whose windows were chosen on the validation "
         "split's labels: smoothed validation figures are therefore optimistic (test labels are never used).",
         "## Scores",
-        table(results, score_cols, max_rows=1000),
+        table(score_table(results), max_rows=1000),
+        "Long format, one row per model, predictions and split: `results.csv`.",
         "## Smoothing windows (seconds, chosen on validation)",
         table(smoothing),
         f"## Per clip: {best}",

@@ -67,7 +67,7 @@ class EvaluateStage(Stage):
         for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
             output = load_model(model, folder)
             windows.append({"model": model, "kind": output.smoothing.kind,
-                            **{f"{d} (s)": output.smoothing.window_s[d] for d in DIMS},
+                            **{f"{d} (s)": f"{output.smoothing.window_s[d]:g}" for d in DIMS},
                             "chosen on": output.smoothing.chosen_on})
             for split in splits:
                 labels, missing = labelled[split]

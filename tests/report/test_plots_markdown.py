@@ -37,3 +37,14 @@ def test_stage_record_reads_marker_and_config_sections(tmp_path):
     assert record.fingerprint == "abc123"
     assert "folds: 2" in record.config_yaml and "root: x" in record.config_yaml and "size" not in record.config_yaml
     assert stage_record("faces", 1, tmp_path / "nope").fingerprint == ""
+
+
+def test_score_table_puts_raw_and_smoothed_side_by_side():
+    from affect.report.markdown import score_table
+
+    rows = [{"model": m, "predictions": p, "split": "validation", "p_va": v, "ccc_valence": v, "ccc_arousal": v,
+             "clips": 2, "valid_frames": 10, "unscored": 0}
+            for m, p, v in [("a", "raw", 0.1), ("a", "smoothed", 0.2), ("b", "raw", 0.3), ("b", "smoothed", 0.25)]]
+    table = score_table(pd.DataFrame(rows))
+    assert table["model"].tolist() == ["b", "a"]
+    assert table[["P_VA raw", "P_VA smoothed"]].to_numpy().tolist() == [[0.3, 0.25], [0.1, 0.2]]
