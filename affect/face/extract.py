@@ -24,10 +24,12 @@ image; descriptors for re-identification are computed here, on the frames in han
 subject is chosen; pass 2 decodes the video again and converts to RGB only the frames that get
 a crop, at full size, and warps them. Alternatives weighed: keeping images or crops of every
 candidate face (memory or JPEG work grows with the number of faces in view), or a local-window
-choice (what issue 11 showed to switch to a bystander). The second decode costs ~10% of the
-stage on 1080p H.264 (figures in `benchmarks/faces_bench.py` and the README); the full-size
-RGB conversion it does replaces the one pass 1 would otherwise need. With
-`faces.reader_thread`, decoding and resizing run in a thread, overlapping detection.
+choice (what issue 11 showed to switch to a bystander). Cost on 1080p H.264 with detection
+at 640 px (`benchmarks/faces_bench.py --only hd`, one CPU thread): both decodes, the crops and
+the tracking add ~20% CPU time to bare MTCNN (~19 ms a frame beside ~75 ms of detection),
+about half of it the second decode; the full-size RGB conversion pass 2 does replaces the
+one pass 1 would otherwise need. With `faces.reader_thread`, decoding and resizing run in a
+thread, overlapping detection where a core is free.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ from affect.video.decode import VideoError, VideoReader, prefetch
 log = logging.getLogger(__name__)
 
 FACES_NAME = "faces.npz"
+FULL_BATCH = 8  # frames per batch of pass 2 (full size)
 
 
 class FaceArrays:
@@ -116,8 +119,11 @@ def _store_crops(video: Path, targets: list[Target], arrays: FaceArrays, writer:
         log.warning("%s: frames %s: degenerate landmarks, marked no-face", video.name,
                     [t.frame for t, k in zip(found, ok) if not k])
     by_frame = {t.frame: (t, m) for t, m, k in zip(found, mats, ok) if k}
-    reader = VideoReader(video, batch_size=cfg.batch_size, only=by_frame, threaded=True)
-    batches = prefetch(reader) if cfg.reader_thread else iter(reader)
+    if not by_frame:
+        return
+    # full-size frames are big (a 1080p batch of 8 is 50 MB): small batches, one batch ahead
+    reader = VideoReader(video, batch_size=min(cfg.batch_size, FULL_BATCH), only=by_frame, threaded=True)
+    batches = prefetch(reader, depth=1) if cfg.reader_thread else iter(reader)
     a = arrays
     try:
         for batch in batches:

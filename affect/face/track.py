@@ -159,7 +159,7 @@ class FaceTracker:
                 if ti in used or di in assigned:
                     continue
                 tid = alive[ti][0]
-                if thumbs is not None and tid in self._thumb and float(thumbs[di] @ self._thumb[tid]) < self.cfg.track_similarity:
+                if thumbs is not None and self._changed_look(thumbs[di], self._thumb.get(tid)):
                     changed.setdefault(di, tid)
                     continue
                 used.add(ti)
@@ -180,6 +180,12 @@ class FaceTracker:
             ids.append(tid)
         return ids
 
+    def _changed_look(self, thumb: np.ndarray, last: np.ndarray | None) -> bool:
+        """Whether a detection's thumbnail breaks from its track's last one (flat ones never do)."""
+        if last is None or not thumb.any() or not last.any():
+            return False
+        return float(thumb @ last) < self.cfg.track_similarity
+
     @staticmethod
     def _thumbnails(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """`[n, THUMB * THUMB]` zero-mean unit-norm grey thumbnails of `boxes` (image pixels)."""
@@ -192,7 +198,9 @@ class FaceTracker:
             region = Image.fromarray(np.ascontiguousarray(image[y1:y2, x1:x2])).convert("L")
             v = np.asarray(region.resize((THUMB, THUMB), Image.Resampling.BILINEAR), np.float32).ravel()
             v -= v.mean()
-            out[i] = v / max(float(np.linalg.norm(v)), 1e-6)
+            norm = float(np.linalg.norm(v))
+            if norm > 1e-3 * THUMB:  # a flat region (no texture) stays all zero: not compared
+                out[i] = v / norm
         return out
 
     def _weights(self, boxes: np.ndarray) -> np.ndarray:

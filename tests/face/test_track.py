@@ -112,3 +112,48 @@ def test_normalize_side():
     assert normalize_side("_left") == "left" and normalize_side("Right") == "right"
     with pytest.raises(ValueError):
         normalize_side("middle")
+
+
+def test_two_equally_likely_subjects_are_reported():
+    frames = [dets(face(80, 120, 60), face(240, 120, 60)) for _ in range(10)]
+    cfg = FacesConfig()
+    tracker = FaceTracker(cfg, (W, H))
+    for d in frames:
+        tracker.push(d)
+    choice = choose_subject(tracker.records(), cfg, appearance=False)
+    assert choice.ambiguous and "nearly equally likely" in choice.reason and len(choice.persons) == 2
+    out = subject_targets(tracker.records(), choice, cfg.max_gap)
+    assert len({t.track for t in out}) == 1  # still one of them for the whole clip, never both
+
+
+def test_appearance_joins_tracks_across_a_cut_and_keeps_others_apart():
+    """Fake descriptors: the person's identity is painted into the image as a grey level."""
+    people = {"subject": 60, "bystander": 200}
+
+    def frame(*faces_at):
+        img = np.zeros((H, W, 3), np.uint8)
+        boxes = []
+        for who, cx in faces_at:
+            f = face(cx, 120, 70)
+            x1, y1, x2, y2 = f[0].astype(int)
+            img[y1:y2, x1:x2] = people[who]
+            img[y1 + 10:y1 + 20, x1 + 10:x1 + 30] = 255 - people[who]  # some texture for the thumbnails
+            boxes.append(f)
+        return img, dets(*boxes)
+
+    def embed(image, boxes):  # subject 0.24, bystander 0.78 along one axis: 0.55 apart (> 0.5)
+        level = np.array([image[int(b[1]) + 40, int(b[0]) + 5, 0] for b in boxes], np.float32)
+        return np.stack([np.eye(128)[0] * (lv / 255.0) for lv in level])
+
+    scenes = [frame(("subject", 90))] * 12 + [frame(("bystander", 90), ("subject", 240))] * 8
+    cfg = FacesConfig(reid_every=5)
+    tracker = FaceTracker(cfg, (W, H))
+    for img, d in scenes:
+        tracker.push(d, img, embed=embed)
+    rec = tracker.records()
+    assert rec.ended_by_change and rec.started_by_change  # the look at x=90 changed at the cut
+    choice = choose_subject(rec, cfg, appearance=True)
+    out = subject_targets(rec, choice, cfg.max_gap)
+    cx = np.array([(t.box[0] + t.box[2]) / 2 for t in out])
+    assert (cx[:12] < 160).all() and (cx[12:] > 160).all() and len(choice.subject.tracks) == 2
+    assert any("appearance" in link for link in choice.subject.links)
