@@ -12,6 +12,9 @@ STAGES: dict[str, tuple[int, str]] = {
     "visual": (2, "affect.stages.visual:VisualStage"),
     "audio": (3, "affect.stages.audio:AudioStage"),
     "speech": (4, "affect.stages.speech:SpeechStage"),
+    "align": (5, "affect.stages.align:AlignStage"),
+    "unimodal": (6, "affect.stages.unimodal:UnimodalStage"),
+    "fusion": (7, "affect.stages.fusion:FusionStage"),
 }
 DESCRIPTIONS = {
     "prepare": "00 read the corpus, probe videos, reconcile labels, write the manifest and folds",
@@ -19,6 +22,9 @@ DESCRIPTIONS = {
     "visual": "02 visual embeddings of the face crops (CLIP, ResNet-50, SE-ResNet-50, EVA02...) per backbone",
     "audio": "03 extract each video's audio: 16 kHz mono, denoised, with a speech-activity mask",
     "speech": "04 speech-encoder features (WavLM, Whisper, openSMILE...) per clip at the encoder's rate",
+    "align": "05 every feature set and the labels on each clip's time grid (0.25 s or the frame rate), with masks",
+    "unimodal": "06 one temporal regressor per feature set (CCC loss); the ranking of the feature sets",
+    "fusion": "07 cross-modal attention fusion of the best feature sets, and early/late fusion baselines",
 }
 
 

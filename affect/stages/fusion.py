@@ -1,6 +1,7 @@
 """Stage 07 `fusion`: cross-modal attention fusion of the chosen feature sets, and two baselines.
 
-Feature sets: `fusion.features` by name, or the top `fusion.top_k` of stage 06's ranking.
+Feature sets: `fusion.features` by name, or the top `fusion.top_k` of stage 06's ranking (per
+modality with `fusion.per_modality`: the k best visual and the k best speech sets).
 Runs (same harness as stage 06, in `runs/`): `fusion` (affect.models.fusion), `baseline/early`
 (the sets concatenated, one GRU: the MuSe baseline's design) and `baseline/late` (the average
 of the stage-06 predictions of the same sets; no training). `results.csv` / `results.md` rank
@@ -36,8 +37,11 @@ class FusionStage(Stage):
         available = read_features(align)
         if self.cfg.fusion.features:
             return check_features(list(self.cfg.fusion.features), available)
-        ranking = pd.read_csv(unimodal / "ranking.csv")
-        return ranking["feature"].tolist()[: max(1, self.cfg.fusion.top_k)]
+        ranking = pd.read_csv(unimodal / "ranking.csv")  # best first
+        k = max(1, self.cfg.fusion.top_k)
+        if not self.cfg.fusion.per_modality:
+            return ranking["feature"].tolist()[:k]
+        return ranking.groupby("modality", sort=False).head(k)["feature"].tolist()
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table

@@ -59,6 +59,7 @@ class FusionConfig:
 
     features: list[str] = field(default_factory=list)  # feature sets by name; empty = the top `top_k` of the ranking
     top_k: int = 3  # with features empty: how many of the unimodal ranking's best to fuse
+    per_modality: bool = True  # top_k counts per modality: the k best visual and the k best speech sets
     heads: int = 4  # attention heads
     modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
     baselines: bool = True  # also train early concatenation + GRU, and score late fusion (unimodal average)

@@ -196,9 +196,11 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
                "windows_per_s": round(sum(len(b) for b in batches) / max(seconds, 1e-9), 1)}
         state["history"].append(row)
         state["epoch"] = epoch
-        improved = np.isfinite(scores["p_va"]) and scores["p_va"] > state["best"]
+        # the first epoch is "best" until a defined P_VA beats it, so best.pt always exists
+        improved = state["best_epoch"] < 0 or (np.isfinite(scores["p_va"]) and scores["p_va"] > state["best"])
         if improved:
-            state["best"], state["best_epoch"], state["bad_epochs"] = scores["p_va"], epoch, 0
+            best = scores["p_va"] if np.isfinite(scores["p_va"]) else -math.inf
+            state["best"], state["best_epoch"], state["bad_epochs"] = best, epoch, 0
         else:
             state["bad_epochs"] += 1
         if rank == 0:
@@ -215,8 +217,8 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
                      scores["ccc_valence"], scores["ccc_arousal"], scores["p_va"], " (best)" if improved else "")
         if stop_after is not None and epoch >= stop_after:
             return {"name": name, "stopped_after": epoch, "history": state["history"]}
-    if state["best_epoch"] < 0:
-        raise ValueError(f"{name}: validation P_VA was never defined (constant predictions or labels?)")
+    if not np.isfinite(state["best"]):
+        log.warning("%s: validation P_VA was never defined (constant predictions or labels?)", name)
     best = next(r for r in state["history"] if r["epoch"] == state["best_epoch"])
     record = {"name": name, "kind": spec["kind"], "spec": spec, "features": features, "best_epoch": state["best_epoch"],
               "epochs_run": state["epoch"] + 1, "train_clips": split.train, "validation_clips": split.validation,
