@@ -27,7 +27,7 @@ class FacesConfig:
     track_iou: float = 0.3  # a detection continues a track when its box IoU with it is at least this
     track_dist: float = 0.5  # ... or its centre is within this fraction of the track's box side
     track_window: int = 12  # a track not detected for more than this many frames ends
-    track_similarity: float = 0.75  # a face whose grey thumbnail correlates less than this with its track's last one starts a new track (a cut)
+    track_similarity: float = 0.75  # a face whose grey thumbnail correlates less than this with its track's last one starts a new track (a cut; measured: same face >= 0.875, two people <= 0.64)
     major_face: float = 0.5  # for side clips, faces smaller than this fraction of the largest one get no say
     reid: str = "auto"  # re-identification after a track ends: auto (dlib if installed, else geometry) | dlib | geometry
     reid_threshold: float = 0.5  # dlib descriptor distance at or below which two tracks are one person (measured)
