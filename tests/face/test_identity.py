@@ -28,19 +28,23 @@ def centre_x(z):
     return z["box"][:, [0, 2]].mean(axis=1)
 
 
-def test_larger_more_central_bystander_is_never_taken(tmp_path, make_scene, put_head, detector):
+@pytest.mark.parametrize("backend", ["geometry", "dlib"])
+def test_larger_more_central_bystander_is_never_taken(tmp_path, make_scene, put_head, detector, backend):
     """The subject is in every frame; for frames 10-19 a bystander is larger and nearer the centre.
     A choice over a local window switched to the bystander there; over the whole clip it never does."""
+    embedder, why = load_embedder(backend)
+    if backend == "dlib" and embedder is None:
+        pytest.skip(why)
     def draw(i, f):
         put_head(f, "astronaut", 15 + (i % 3), 70, 100)
         if 10 <= i < 20:
             put_head(f, "paul_rudd", 135, 45, 150)
     video = make_scene(tmp_path / "bystander.mp4", 30, draw)
-    s = extract_faces(video, tmp_path / "out", frames=30, side=None, cfg=CFG, detector=detector)
+    s = extract_faces(video, tmp_path / "out", frames=30, side=None, cfg=CFG, detector=detector, embedder=embedder)
     z = load(tmp_path / "out")
     assert z["found"].all() and s["found"] == 30
     assert (centre_x(z) < 130).all()  # always the subject on the left
-    assert s["persons"] == 2 and s["reid"] == "geometry" and not s["ambiguous"]
+    assert s["persons"] == 2 and s["reid"] == backend and not s["ambiguous"]
 
 
 def cut_scene(put_head):
