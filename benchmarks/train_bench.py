@@ -189,15 +189,17 @@ def print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, se
 
 def memory_child(clips: int, seconds: float, seed: int) -> None:
     """In a fresh process: stage 05's folder for ``clips`` clips, 2 epochs of fusion; print peak RSS (MB)."""
-    import resource
+    def peak_mb() -> float:  # VmHWM: this process image's peak (ru_maxrss would include the parent's at fork)
+        text = Path("/proc/self/status").read_text()
+        return int(next(line for line in text.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
 
     tmp = Path(tempfile.mkdtemp(prefix="train_bench_mem_"))
     try:
         build_align(tmp / "align", clips, seconds, seed, 0.25)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        before = peak_mb()
         cfg = TrainConfig(epochs=2, patience=99)
         train(tmp / "runs", tmp / "align", "fusion", "fusion", ["face-synth", "voice-synth"], cfg, seed, heads=4)
-        print(json.dumps({"clips": clips, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        print(json.dumps({"clips": clips, "rss_mb": peak_mb(),
                           "rss_before_training_mb": before,
                           "align_mb": sum(p.stat().st_size for p in (tmp / "align").rglob("*")) / 2**20}))
     finally:
