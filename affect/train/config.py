@@ -58,7 +58,7 @@ class FusionConfig:
     """Stage 07 `fusion`: the cross-modal attention fusion regressor and the baselines."""
 
     features: list[str] = field(default_factory=list)  # feature sets by name; empty = the top `top_k` of the ranking
-    top_k: int = 3  # with features empty: how many of the unimodal ranking's best to fuse
+    top_k: int = 2  # with features empty: how many of the unimodal ranking's best to fuse (per modality, see per_modality)
     per_modality: bool = True  # top_k counts per modality: the k best visual and the k best speech sets
     heads: int = 4  # attention heads
     modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
