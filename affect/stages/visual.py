@@ -82,6 +82,12 @@ class VisualStage(ClipStage):
                 log.warning("visual: %s runs with RANDOM weights (weights=random): its features are not pretrained", name)
             self.backbones.append(bb)
         atomic.write_json(self.output.path / BACKBONES_JSON, {bb.name: bb.describe() for bb in self.backbones})
+        cap = os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "")
+        if device.type == "cpu" and len(self.backbones) > 1 and cap.isdigit() and int(cap) < 1024:
+            log.info("visual: oneDNN's primitive cache is capped at %s in this process (stage 01 caps it to keep its "
+                     "memory flat; oneDNN reads the cap once per process): every batch re-creates the backbones' "
+                     "primitives, ~1.4%% slower for ResNet-50 + SE-ResNet-50 at batch 8, ~17%% for the tiny demo "
+                     "backbones (benchmarks/visual_bench.py); `affect visual ...` in its own process avoids it", cap)
 
     def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
         from affect.cache.series import save_series

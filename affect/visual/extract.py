@@ -61,6 +61,8 @@ def extract_clip(crop_dir: Path, *, frames: int, fps: float, hop: float, backbon
     transforms, which = shared_transforms(backbones)
     failed = 0
     if len(todo):
+        batches = -(-len(todo) // batch_size)
+        workers = min(workers, batches - 1)  # a worker only pays off when it can decode ahead of a forward pass
         loader = crop_loader(Path(crop_dir), todo, batch_size, transforms, workers, pin_memory)
         for batch in tqdm(loader, desc=Path(crop_dir).name, unit="batch", leave=False, disable=None):
             for frame, error in batch.failed:
