@@ -132,6 +132,9 @@ def main() -> None:
         ranked = sorted(uni, key=lambda f: -uni[f]["val"]["p_va"])
         top = ranked[:2]
         rows += [(f"unimodal/{f} (gru)", uni[f]["val"]) for f in ranked]
+        for kind in ("tcn", "transformer"):  # the other temporal models, on the best feature set
+            r = train(runs, align, f"unimodal-{kind}/{ranked[0]}", "temporal", [ranked[0]], cfg, args.seed, model=kind)
+            rows.append((f"unimodal/{ranked[0]} ({kind})", r["val"]))
         early = train(runs, align, "baseline/early", "temporal", top, cfg, args.seed, model="gru")
         val = early["validation_clips"]
         rows.append(("baseline/late (mean of unimodal)", late(runs, align, [f"unimodal/{f}" for f in top], val)))
