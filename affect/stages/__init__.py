@@ -15,6 +15,8 @@ STAGES: dict[str, tuple[int, str]] = {
     "align": (5, "affect.stages.align:AlignStage"),
     "unimodal": (6, "affect.stages.unimodal:UnimodalStage"),
     "fusion": (7, "affect.stages.fusion:FusionStage"),
+    "predict": (8, "affect.stages.predict:PredictStage"),
+    "evaluate": (9, "affect.stages.evaluate:EvaluateStage"),
 }
 DESCRIPTIONS = {
     "prepare": "00 read the corpus, probe videos, reconcile labels, write the manifest and folds",
@@ -25,6 +27,8 @@ DESCRIPTIONS = {
     "align": "05 every feature set and the labels on each clip's time grid (0.25 s or the frame rate), with masks",
     "unimodal": "06 one temporal regressor per feature set (CCC loss); the ranking of the feature sets",
     "fusion": "07 cross-modal attention fusion of the best feature sets, and early/late fusion baselines",
+    "predict": "08 every model on every frame of every clip: per-clip CSVs, ABAW submission files, smoothing",
+    "evaluate": "09 challenge CCC and P_VA per model (raw, smoothed), per-clip CCC, plots, report.md",
 }
 
 
