@@ -66,7 +66,10 @@ class FusionStage(Stage):
             record = fit(out.path / "runs" / name, align, spec, tcfg, self.cfg.seed, device, name=name)
             rows.append({"model": name, "features": "+".join(features), **record["val"]})
         uni = list_runs(unimodal)
-        if cfg.baselines:
+        untrained = [f for f in features if f"unimodal/{f}" not in uni]
+        if cfg.baselines and untrained:
+            log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
+        elif cfg.baselines:
             rows.append({"model": "baseline/late", "features": "+".join(features),
                          **self._late(out, align, [uni[f"unimodal/{f}"] for f in features], features, device)})
         best = pd.read_csv(unimodal / "ranking.csv").iloc[0]
