@@ -13,7 +13,8 @@ def test_list_and_predict(aligned, tmp_path):
     cfg = TrainConfig(window=24, stride=12, batch_size=6, epochs=1, hidden=8, layers=1, warmup=1)
     stage = tmp_path / "stage"
     assert list_runs(stage) == {}
-    spec = model_spec("temporal", ["face"], aligned, replace(cfg, audio_frontend="conv"), model="tcn")
+    spec = model_spec("temporal", ["face", "voice"], aligned, replace(cfg, audio_frontend="conv"), model="tcn")
+    assert spec["substeps"] == {"voice": 4}  # the learned strided conv reads voice's sub-steps
     fit(stage / "runs" / "unimodal" / "face", aligned, spec, cfg, name="unimodal/face")
     runs = list_runs(stage)
     assert runs == {"unimodal/face": stage / "runs" / "unimodal" / "face"}
