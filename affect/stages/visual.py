@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from affect.cache import StageDir, atomic
-from affect.stages.base import ClipError, ClipStage, RunOptions, StageReport, brief
+from affect.stages.base import ClipError, ClipStage, InputError, RunOptions, StageReport, brief
 from affect.visual.shard import Shard, assign, current_shard, local_device_index
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,22 @@ class VisualStage(ClipStage):
 
     # identity --------------------------------------------------------------------------
     @property
-    def hop(self) -> float:
-        """Seconds between sampled rows: align.hop for sample=grid (0 = every frame), 0 for sample=all."""
+    def sample(self) -> str:
         sample = self.cfg.visual.sample
         if sample not in ("grid", "all"):
-            raise ValueError(f"visual.sample must be 'grid' or 'all', got {sample!r}")
-        return float(self.cfg.align.hop) if sample == "grid" else 0.0
+            raise InputError(f"visual.sample must be 'grid' or 'all', got {sample!r}")
+        return sample
+
+    @property
+    def hop(self) -> float:
+        """Seconds between sampled rows: align.hop for sample=grid (0 = every frame), 0 for sample=all."""
+        return float(self.cfg.align.hop) if self.sample == "grid" else 0.0
 
     def variant(self) -> str:
-        return f"grid{self.cfg.align.hop:g}" if self.cfg.visual.sample == "grid" else "all"
+        return f"grid{self.cfg.align.hop:g}" if self.sample == "grid" else "all"
 
     def extra_inputs(self) -> dict[str, str]:
-        return {"grid_hop": repr(self.hop)} if self.cfg.visual.sample == "grid" else {}
+        return {"grid_hop": repr(self.hop)} if self.sample == "grid" else {}
 
     def weights_for(self, name: str) -> str:
         return self.cfg.visual.weights_for.get(name, self.cfg.visual.weights)
