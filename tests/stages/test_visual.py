@@ -156,3 +156,27 @@ def test_non_finite_outputs_are_masked_and_logged(corpus, caplog):
     assert not s.mask[with_face[::8]].any()  # the first crop of every batch
     assert s.mask.sum() == len(with_face) - len(with_face[::8])
     assert "senet-tiny gave NaN/inf" in caplog.text
+
+
+def test_sample_frames_one_per_step_preferring_faces():
+    from affect.visual.sampling import sample_frames
+
+    np.testing.assert_array_equal(sample_frames(25, 25.0, 0.25), [3, 9, 15, 21])  # nearest each step's centre
+    has = np.ones(25, bool)
+    has[[3, 9]] = False
+    np.testing.assert_array_equal(sample_frames(25, 25.0, 0.25, has), [2, 8, 15, 21])  # a face in the step wins
+    assert len(sample_frames(10, 25.0, 0.0)) == len(sample_frames(10, 5.0, 0.1)) == 10  # hop 0 / shorter than a frame
+    rows = sample_frames(301, 29.97, 0.25)
+    assert (Grid(0.25).index((rows + 0.5) / 29.97) == np.arange(Grid(0.25).num_steps(301 / 29.97))).all()
+
+
+def test_shards_from_spec_or_torchrun_env(monkeypatch):
+    from affect.visual.shard import Shard, assign, current_shard
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert current_shard() == Shard(1, 3) and current_shard("0/2") == Shard(0, 2)
+    with pytest.raises(ValueError):
+        current_shard("2/2")
+    ranks = assign([100, 10, 90, 20, 50], 2)
+    assert list(ranks) == [0, 0, 1, 0, 1]  # longest first onto the least loaded: 130 vs 140 and list(assign([100, 10, 90, 20, 50], 2)) == list(ranks)
