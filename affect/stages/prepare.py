@@ -109,8 +109,9 @@ class PrepareStage(Stage):
         with atomic.atomic_path(out.path / MANIFEST) as tmp:
             table.to_csv(tmp, index=False)
         out.save_errors(errors)
-        log.info("prepare: %d clips (%s), %d problems; manifest %s", len(table),
-                 ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), out.path / MANIFEST)
+        log.info("prepare: %d clips (%s), %d problems, %d unused video(s); manifest %s", len(table),
+                 ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), len(unused),
+                 out.path / MANIFEST)
         out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors], "unused_videos": unused,
                        "test_list": "" if no_test_list is None else f"missing: {relative(no_test_list, self.root)}"})
         return StageReport(self.name, out.path, "ran", len(table), len(errors))

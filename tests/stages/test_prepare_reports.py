@@ -24,6 +24,7 @@ def test_missing_test_list_said_once_and_unused_videos_listed(tmp_path, make_vid
     assert len(missing) == 1 and missing[0].levelno == logging.WARNING
     unused = [r.getMessage() for r in caplog.records if "no split uses" in r.getMessage()]
     assert len(unused) == 1 and "videos/extra/orphan.mp4" in unused[0] and "a.mp4" not in unused[0]
+    assert any("1 unused video(s)" in r.getMessage() for r in caplog.records)  # in the summary line too
     done = json.loads((report.path / "_done.json").read_text())
     assert done["unused_videos"] == ["videos/extra/orphan.mp4"]
     assert done["test_list"] == f"missing: {ANN}/test_set.txt"
