@@ -1,21 +1,34 @@
-"""Every stage that exists, on a tiny generated corpus; then again, and nothing is recomputed."""
+"""Every stage, on a tiny generated corpus; then again, and nothing is recomputed.
+
+Stage 01 detects with MTCNN (small frames), stages 02/04 use a tiny random-weight network and
+openSMILE (real, shipped), stages 06/07 train for a few epochs: the point is that every stage
+runs and hands the next what the contract says, not a score.
+"""
 import json
 
 import numpy as np
+import pandas as pd
 
 from affect.cli import main
 from affect.config import load_config
 from affect.data.manifest import read_manifest
+from affect.report.store import read_models
 from affect.stages import get_stage, stage_names
+
+ARGS = ["corpus.name=e2e", "faces.size=64", "prepare.folds=2",
+        "faces.max_side=192", "faces.min_face_size=24",  # small frames: fast MTCNN on CPU
+        "visual.weights=random", "visual.backbones=[resnet50-tiny,landmarks68]", "visual.workers=0",
+        "speech.weights=random", "speech.backbones=[egemaps]",
+        *[f"{s}.train.{k}" for s in ("unimodal", "fusion") for k in ("epochs=2", "window=8", "stride=4")]]
 
 
 def test_all_stages_then_nothing_recomputed(synth_corpus, tmp_path, caplog):
     root, record = synth_corpus
-    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "corpus.name=e2e", "faces.size=64", "prepare.folds=2",
-            "faces.max_side=192", "faces.min_face_size=24"]  # small frames: fast MTCNN on CPU
+    args = [f"corpus.root={root}", f"cache_root={tmp_path}", *ARGS]
     assert main(["run", "--device", "cpu", *args]) == 0
     cfg = load_config(overrides=args)
     stages = {name: get_stage(name)(cfg) for name in stage_names()}
+    assert len(stages) == 10
     for stage in stages.values():
         assert stage.output.done, stage.name
 
@@ -31,6 +44,20 @@ def test_all_stages_then_nothing_recomputed(synth_corpus, tmp_path, caplog):
             no_face[start:stop] = True
         assert not table["found"][no_face].any()  # stretches without a face are masked
         assert table["found"][~no_face].mean() > 0.9
+
+    # every model predicts every frame of every clip of the predicted splits, in [-1, 1]
+    models = read_models(stages["predict"].output.path)
+    assert {"fusion", "baseline/early", "unimodal/egemaps", "unimodal/resnet50-tiny"} <= set(models)
+    frames = dict(zip(manifest["clip"], manifest["frames"]))
+    for model, folder in models.items():
+        for split in cfg.predict.splits:
+            for clip in manifest.loc[manifest["split"] == split, "clip"]:
+                table = pd.read_csv(folder / "frames" / f"{clip}.csv")
+                assert len(table) == frames[clip], (model, clip)
+                assert table[["valence", "arousal"]].abs().le(1).all().all()
+    results = pd.read_csv(stages["evaluate"].output.path / "results.csv")
+    assert set(models) <= set(results["model"])
+    assert (stages["evaluate"].output.path / "report.md").stat().st_size > 0
 
     files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     caplog.clear()
