@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo/corpus/synth_record.json: $(STAMP)
-	$(BIN)/affect synth demo/corpus --clips 6 --seconds 20 --seed 0
+	$(BIN)/affect synth demo/corpus --clips 8 --seconds 20 --seed 0
 
 demo: $(STAMP) demo/corpus/synth_record.json
 	$(BIN)/affect run -c pipelines/conf/demo.yaml
@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/faces_bench.py
+	$(BIN)/python -u benchmarks/run_all.py
 
 clean-demo:
 	rm -rf demo features/demo

@@ -109,6 +109,11 @@ def run_stages(names: list[str], args: argparse.Namespace) -> int:
         failed += report.failed
     if failed:
         log.warning("%d clip(s) failed; see errors.csv in the stage folders (affect status lists them)", failed)
+    evaluate = first.upstream("evaluate") if "evaluate" in names and not args.dry_run else None
+    if evaluate is not None and (evaluate.output.path / "results.csv").is_file():
+        from affect.report.summary import score_summary
+
+        sys.stdout.write("\n" + score_summary(evaluate.output.path, cfg.evaluate.splits[0]))
     if args.limit is not None and not args.dry_run:
         log.info("partial run (--limit %d): the same command without --limit completes these folders; "
                  "`affect status` shows where each stage stands", args.limit)

@@ -21,6 +21,7 @@ from affect.metrics.ccc import DIMS
 from affect.report.markdown import build_report
 from affect.report.plots import ClipCurves, plot_density, plot_series
 from affect.report.provenance import upstream_records
+from affect.report.reference import CEILING, latent_predictions
 from affect.report.scoring import UNSCORED_COLUMNS, score
 from affect.report.store import ModelOutput, folder_name, load_model, read_models
 from affect.stages.base import RunOptions, Stage, StageReport
@@ -33,7 +34,7 @@ VARIANTS = ("raw", "smoothed")
 class EvaluateStage(Stage):
     name = "evaluate"
     number = 9
-    version = 1
+    version = 2  # 2: the ceiling row of synthetic corpora
     requires = ("prepare", "predict")
 
     def labels(self, manifest: pd.DataFrame, split: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
@@ -80,6 +81,11 @@ class EvaluateStage(Stage):
                         per_clip.append(scored.report.per_clip.assign(**key))
                     unscored += [{**key, **u} for u in scored.unscored.to_dict("records") + missing]
             plots += self.plot_model(output, splits[0], labelled[splits[0]][0], fps, out.path / "plots")
+        for split in splits:  # a synthetic corpus's ceiling, scored like a model, for reading the others against
+            latent = latent_predictions(self.cfg.corpus.root, labelled[split][0])
+            if latent is not None:
+                scored = score(latent, labelled[split][0])
+                results.append({"model": CEILING, "predictions": "raw", "split": split, **scored.row()})
         results_df = pd.DataFrame(results)
         per_clip_df = pd.concat(per_clip, ignore_index=True) if per_clip else pd.DataFrame()
         unscored_df = pd.DataFrame(unscored, columns=["model", "predictions", "split", *UNSCORED_COLUMNS])
@@ -114,7 +120,7 @@ class EvaluateStage(Stage):
             with atomic.atomic_path(out.path / f"{name}.csv") as tmp:
                 frame.to_csv(tmp, index=False)
         atomic.write_json(out.path / "metrics.json", results.to_dict("records"))
-        scored = results.dropna(subset=["p_va"])
+        scored = results[results["model"] != CEILING].dropna(subset=["p_va"])
         best = str(scored.iloc[0]["model"]) if len(scored) else ""
         best_rows = per_clip[(per_clip["model"] == best) & (per_clip["predictions"] == scored.iloc[0]["predictions"])
                              ] if best else pd.DataFrame()
