@@ -381,16 +381,22 @@ class ClipStage(Stage):
         todo = rows[[not out.clip_done(c) for c in rows["clip"]]]
         if len(todo) < len(rows):
             log.info("%s: resuming: %d of %d clips already done", self.name, len(rows) - len(todo), len(rows))
+        errors = self.process_clips(out, todo)
+        out.save_errors(errors)
+        self.finish(out)
+        out.mark_done({"clips": out.done_clips(), "failed": [e["clip"] for e in errors]})
+        return StageReport(self.name, out.path, "ran", len(todo) - len(errors), len(errors))
+
+    def process_clips(self, out: StageDir, todo: pd.DataFrame, desc: str = "") -> list[dict[str, str]]:
+        """`write_clip` for each row of `todo` (after `setup`), one INFO line each; returns the failures."""
         errors: list[dict[str, str]] = []
         if len(todo):
             self.setup()
-        bar = tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip", disable=None)  # on a terminal
+        bar = tqdm(todo.iterrows(), total=len(todo), desc=desc or self.name, unit="clip", disable=None)  # on a terminal
         for i, (_, clip) in enumerate(bar, start=1):
             start = time.perf_counter()
             try:
-                with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
-                    summary = self.process(clip, tmp)
-                    atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
+                summary = self.write_clip(out, clip)
                 log.info("%s: [%d/%d] %s: %s (%.1f s)", self.name, i, len(todo), clip["clip"], brief(summary),
                          time.perf_counter() - start)
                 log.debug("%s: %s summary: %s", self.name, clip["clip"], summary)
@@ -400,10 +406,14 @@ class ClipStage(Stage):
             except Exception as e:  # one bad clip never stops the others
                 log.exception("%s: [%d/%d] %s failed", self.name, i, len(todo), clip["clip"])
                 errors.append({"clip": clip["clip"], "file": "", "error": f"{type(e).__name__}: {e}"})
-        out.save_errors(errors)
-        self.finish(out)
-        out.mark_done({"clips": out.done_clips(), "failed": [e["clip"] for e in errors]})
-        return StageReport(self.name, out.path, "ran", len(todo) - len(errors), len(errors))
+        return errors
+
+    def write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:
+        """`process` one clip into a folder that appears whole (atomic rename); returns its summary."""
+        with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
+            summary = self.process(clip, tmp)
+            atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
+        return summary
 
     def summary_path(self, out: StageDir, clip: str) -> Path:
         """A finished clip's `summary.json`; a clip folder without one was left by an older version: InputError."""

@@ -36,7 +36,7 @@ class FacesStage(ShardedClipStage):
             from affect.device import resolve_device
             from affect.face.detect import FaceDetector
             from affect.face.reid import load_embedder
-            from affect.visual.shard import local_device_index
+            from affect.shard import local_device_index
 
             device = resolve_device(self.cfg.device)
             if device.type == "cuda" and device.index is None and local_device_index() is not None:

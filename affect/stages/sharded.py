@@ -1,7 +1,7 @@
 """A per-clip stage whose clips can be shared by several processes: `torchrun` ranks or `k/n`.
 
-Same scheme as stage 02 `visual` (see `affect.visual.shard`): no process group and no
-collective call. Every process computes the same split from the manifest (clips balanced by
+Used by stages 01 `faces`, 02 `visual` and 04 `speech` (the split: `affect.shard`): no process
+group and no collective call. Every process computes the same split from the manifest (clips balanced by
 frame count, `assign`), writes its clips' folders (each built in the process's own work
 folder, then moved into place whole), records its failures in `errors.shard<k>of<n>.csv`,
 and whichever process finds every clip written or failed gathers the summaries and writes the
@@ -16,16 +16,14 @@ import logging
 import os
 import shutil
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from affect.cache import StageDir, atomic
-from affect.stages.base import ClipError, ClipStage, RunOptions, StageReport, brief
-from affect.visual.shard import Shard, assign, current_shard
+from affect.stages.base import ClipStage, RunOptions, StageReport
+from affect.shard import Shard, assign, current_shard
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +54,7 @@ class ShardedClipStage(ClipStage):
         todo = mine[[not out.clip_done(c) for c in mine["clip"]]]
         log.info("%s: shard %s: %d of %d clips, %d to do", self.name, shard, len(mine), len(rows), len(todo))
         sweep_work_dirs(out.path)
-        errors: list[dict[str, str]] = []
-        if len(todo):
-            self.setup()
-        bar = tqdm(todo.iterrows(), total=len(todo), desc=f"{self.name} {shard}", unit="clip", disable=None)
-        for i, (_, clip) in enumerate(bar, start=1):
-            start = time.perf_counter()
-            try:
-                summary = self._write_clip(out, clip)
-                log.info("%s: [%d/%d] %s: %s (%.1f s)", self.name, i, len(todo), clip["clip"], brief(summary),
-                         time.perf_counter() - start)
-            except ClipError as e:
-                log.error("%s: [%d/%d] %s failed: %s", self.name, i, len(todo), clip["clip"], e)
-                errors.append({"clip": clip["clip"], "file": e.file, "error": e.message})
-            except Exception as e:  # one bad clip never stops the others
-                log.exception("%s: [%d/%d] %s failed", self.name, i, len(todo), clip["clip"])
-                errors.append({"clip": clip["clip"], "file": "", "error": f"{type(e).__name__}: {e}"})
+        errors = self.process_clips(out, todo, desc=f"{self.name} {shard}")
         shutil.rmtree(work_dir(out.path), ignore_errors=True)
         _save_errors(out.path / f"errors.shard{shard.rank}of{shard.world}.csv", errors)
         report = StageReport(self.name, out.path, "ran", len(todo) - len(errors), len(errors))
@@ -86,8 +69,14 @@ class ShardedClipStage(ClipStage):
         out.mark_done({"clips": out.done_clips(), "failed": sorted(failed["clip"])})
         return report
 
-    def _write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:
-        """Build a clip's folder in this process's work folder, then move it into place whole."""
+    def write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:
+        """Build a clip's folder in this process's work folder, then move it into place whole.
+
+        Not `atomic_dir`'s `clips/<clip>.tmp-*`: every process sweeps those when it starts, and
+        another shard may still be writing them. One process: `ClipStage.write_clip`.
+        """
+        if self.shard.world == 1:
+            return super().write_clip(out, clip)
         work = work_dir(out.path) / clip["clip"]
         if work.exists():
             shutil.rmtree(work)

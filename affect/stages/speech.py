@@ -53,7 +53,7 @@ class SpeechStage(ShardedClipStage):
         cfg = self.cfg.speech
         if not cfg.backbones:
             raise ValueError("speech.backbones is empty: name at least one registered speech backbone")
-        from affect.visual.shard import local_device_index
+        from affect.shard import local_device_index
 
         device = resolve_device(self.cfg.device)
         if device.type == "cuda" and device.index is None and local_device_index() is not None:

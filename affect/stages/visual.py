@@ -7,32 +7,29 @@ beside them. Rows are every frame (`visual.sample=all`) or the frames the time g
 that do not decode and non-finite outputs are masked, never filled in.
 
 Several processes can share the work (`visual.shard=k/n`, or torchrun's RANK/WORLD_SIZE):
-each takes a fixed share of the clips and writes their folders, and the last to finish
-writes the done marker once every clip is written or recorded as failed.
+`ShardedClipStage` gives each a fixed share of the clips, and the last to finish writes the
+done marker once every clip is written or recorded as failed.
 """
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import socket
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
-from affect.cache import StageDir, atomic
-from affect.stages.base import ClipError, ClipStage, InputError, RunOptions, StageReport, brief
-from affect.visual.shard import Shard, assign, current_shard, local_device_index
+from affect.cache import atomic
+from affect.shard import local_device_index
+from affect.stages.base import ClipError, InputError
+from affect.stages.sharded import ShardedClipStage
 
 log = logging.getLogger(__name__)
 
 BACKBONES_JSON = "backbones.json"
 
 
-class VisualStage(ClipStage):
+class VisualStage(ShardedClipStage):
     name = "visual"
     number = 2
     version = 1
@@ -60,9 +57,8 @@ class VisualStage(ClipStage):
     def weights_for(self, name: str) -> str:
         return self.cfg.visual.weights_for.get(name, self.cfg.visual.weights)
 
-    @property
-    def shard(self) -> Shard:
-        return current_shard(self.cfg.visual.shard)
+    def shard_spec(self) -> str:
+        return self.cfg.visual.shard
 
     # work ------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -109,113 +105,3 @@ class VisualStage(ClipStage):
         for name, series in feats.series.items():
             save_series(out / f"{name}.npz", series)
         return feats.summary
-
-    # sharded run -----------------------------------------------------------------------
-    def run(self, opts: RunOptions) -> StageReport:
-        if opts.overwrite and not opts.dry_run and self.shard.world > 1:
-            raise ValueError("visual: --overwrite with several processes would race; run it once with one "
-                             "process (or delete the output folder), then start the shards")
-        return super().run(opts)
-
-    def errors_name(self, shard: Shard) -> str:
-        return "errors.csv" if shard.world == 1 else f"errors.shard{shard.rank}of{shard.world}.csv"
-
-    def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
-        shard = self.shard
-        rows = self.selected_clips(opts.limit)
-        mine = rows[assign(rows["frames"].to_numpy(), shard.world) == shard.rank] if shard.world > 1 else rows
-        todo = mine[[not out.clip_done(c) for c in mine["clip"]]]
-        log.info("visual: shard %s: %d of %d clips, %d to do", shard, len(mine), len(rows), len(todo))
-        sweep_work_dirs(out.path)
-        errors: list[dict[str, str]] = []
-        if len(todo):
-            self.setup()
-        for i, (_, clip) in enumerate(tqdm(todo.iterrows(), total=len(todo), desc=self.name, unit="clip",
-                                           disable=None), start=1):
-            start = time.perf_counter()
-            try:
-                summary = self._write_clip(out, clip)
-                log.info("visual: [%d/%d] %s: %s (%.1f s)", i, len(todo), clip["clip"], brief(summary),
-                         time.perf_counter() - start)
-            except ClipError as e:
-                log.error("visual: [%d/%d] %s failed: %s", i, len(todo), clip["clip"], e)
-                errors.append({"clip": clip["clip"], "file": e.file, "error": e.message})
-            except Exception as e:  # one bad clip never stops the others
-                log.exception("visual: [%d/%d] %s failed", i, len(todo), clip["clip"])
-                errors.append({"clip": clip["clip"], "file": "", "error": f"{type(e).__name__}: {e}"})
-        shutil.rmtree(work_dir(out.path), ignore_errors=True)
-        self._save_errors(out, shard, errors)
-        report = StageReport(self.name, out.path, "ran", len(todo) - len(errors), len(errors))
-        failed = self._all_errors(out)
-        missing = set(rows["clip"]) - set(out.done_clips()) - set(failed["clip"])
-        if missing:  # not "partial": that would mark the folder as built on partial input
-            log.info("visual: shard %s finished; %d clips of other shards still to come (the last shard to "
-                     "finish marks the stage done)", shard, len(missing))
-            return report
-        if shard.world > 1:
-            out.save_errors(failed.to_dict("records"))
-        self.finish(out)
-        out.mark_done({"clips": out.done_clips(), "failed": sorted(failed["clip"])})
-        return report
-
-    def _write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:
-        """Write a clip's folder under this process's own work folder, then move it into place whole.
-
-        Not `atomic_dir`'s `clips/<clip>.tmp-*`: every process sweeps those when it starts, and
-        with shards another process may still be writing them.
-        """
-        work = work_dir(out.path) / clip["clip"]
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        try:
-            summary = self.process(clip, work)
-            atomic.write_json(work / "summary.json", {"clip": clip["clip"], **summary})
-            final = out.clip_dir(clip["clip"])
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(work, final)
-        finally:
-            if work.exists():
-                shutil.rmtree(work)
-        return summary
-
-    def _save_errors(self, out: StageDir, shard: Shard, errors: list[dict[str, str]]) -> None:
-        path = out.path / self.errors_name(shard)
-        if errors:
-            with atomic.atomic_path(path) as tmp:
-                pd.DataFrame(errors, columns=["clip", "file", "error"]).to_csv(tmp, index=False)
-        elif path.exists():
-            path.unlink()
-
-    def _all_errors(self, out: StageDir) -> pd.DataFrame:
-        """Failed clips recorded by every shard (clips done since are no longer failures)."""
-        files = sorted(out.path.glob("errors.shard*.csv")) + [p for p in [out.path / "errors.csv"] if p.exists()]
-        frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in files]
-        errors = pd.concat(frames) if frames else pd.DataFrame(columns=["clip", "file", "error"])
-        return errors[~errors["clip"].isin(out.done_clips())].drop_duplicates("clip")
-
-
-def work_dir(stage_dir: Path) -> Path:
-    """This process's scratch folder in a stage folder: `.work-<host>-<pid>`."""
-    return stage_dir / f".work-{socket.gethostname()}-{os.getpid()}"
-
-
-def sweep_work_dirs(stage_dir: Path) -> None:
-    """Remove the scratch folders of dead processes of this host (those of live ones, or of other hosts, stay)."""
-    host = socket.gethostname()
-    for path in stage_dir.glob(".work-*"):
-        owner, _, pid = path.name.removeprefix(".work-").rpartition("-")
-        if owner == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

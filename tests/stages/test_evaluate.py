@@ -7,6 +7,7 @@ import pytest
 from predict_fixtures import ANN, CLIPS, RUNS, build_corpus, config, install, run
 
 from affect.data.manifest import labels_path
+from affect.report.reference import CEILING
 
 ALL = ("prepare", "align", "unimodal", "fusion", "predict", "evaluate")
 VALIDATION = [c for c, spec in CLIPS.items() if spec[4] == "Validation_Set"]
@@ -149,5 +150,8 @@ def test_real_stages_05_to_09_on_the_synth_corpus(synth_corpus, tmp_path, monkey
         sub = pd.read_csv(predict / rel / "submission_test.csv")
         assert sub["image_location"].str.split("/").str[0].unique().tolist() == test_order
     results = pd.read_csv(evaluate / "results.csv")
+    ceiling = results[results["model"] == CEILING]  # the generator's latent, scored like a model
+    assert len(ceiling) == 1 and ceiling["p_va"].iloc[0] > results.loc[results["model"] != CEILING, "p_va"].max()
+    results = results[results["model"] != CEILING]
     assert len(results) == 2 * len(models) and (results["unscored"] == 0).all() and results["p_va"].notna().all()
     assert (evaluate / "report.md").is_file() and len(list((evaluate / "plots").glob("*.png"))) == 2 * len(models)
