@@ -79,7 +79,7 @@ class FaceDetector:
         step = CPU_CHUNK if on_cpu else len(batch)
         out: list[Detections] = []
         for s in range(0, len(batch), step):
-            imgs = torch.from_numpy(np.ascontiguousarray(batch[s:s + step])).to(self.device)
+            imgs = torch.from_numpy(np.require(batch[s:s + step], requirements=("C", "W"))).to(self.device)  # copies read-only input
             boxes, probs, points = self.mtcnn.detect(imgs, landmarks=True)
             out += [_as_detections(b, p, l) for b, p, l in zip(boxes, probs, points)]
             del imgs, boxes, probs, points
