@@ -43,7 +43,7 @@ def run(name: str, full: bool, out: Path) -> dict[str, object]:
             lines.append(line.rstrip("\n"))
     seconds = time.perf_counter() - start
     (out / f"{name}.log").write_text("\n".join(lines) + "\n")
-    heads = [ln.strip() for ln in lines if HEADLINE.search(ln) and not ln.lstrip().startswith(("===", "python"))]
+    heads = [" ".join(ln.split()) for ln in lines if HEADLINE.search(ln) and not ln.lstrip().startswith(("===", "python"))]
     return {"name": name, "seconds": seconds, "rc": proc.returncode, "headlines": heads}
 
 
