@@ -11,10 +11,12 @@ Layout under OUT (DESIGN §3)::
     synth_record.json                                    the generator's record, written last
 
 Each clip has a latent valence/arousal trajectory; the label file is latent plus annotator noise.
-Valence shows mostly in the face (brightness, tint), weakly in the voice (spectral tilt); arousal
-mostly in the voice (pitch, loudness), weakly in the face (saturation, head-motion speed). Each
-cue carries its own noise, so neither modality alone recovers the latent. See `plan.py` for
-which video carries which awkward case, and `generate_corpus` for the record.
+Valence shows mostly in the face: its shape (mouth corners up in a smile, down in a frown) and
+its colour (brightness, tint); weakly in the voice (spectral tilt). Arousal shows mostly in the
+voice (pitch, loudness), weakly in the face (brows raised and eyes opened, saturation, head-motion
+speed). Each cue carries its own noise (`CUE_NOISE`: face_* colour, shape_* expression warp,
+motion_* head motion, voice_*), so neither modality, nor one cue, alone recovers the latent. See
+`plan.py` for which video carries which awkward case, and `generate_corpus` for the record.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from affect.cache.atomic import atomic_dir, atomic_path, write_text
 from affect.metrics.ccc import ccc
 from affect.synth.background import camera_noise, make_background, make_occluder
 from affect.synth.face_render import (TRANSITION_S, Face, HeadMotion, aligned_crop, eye_positions, face_colour,
-                                      make_face, paint_face, plan_motion, visible_box)
+                                      face_shape, make_face, paint_face, plan_motion, visible_box)
 from affect.synth.mux import AVWriter
 from affect.synth.plan import ClipPlan, VideoPlan, plan_corpus
 from affect.synth.trajectory import annotate, latent_va, pulse, smooth_noise
@@ -41,7 +43,7 @@ from affect.synth.voice import SYNTH_RATE, Speaker, mix, resample, room_noise, s
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: the face's shape carries cues (shape_valence, shape_arousal)
 ANNOTATIONS = Path("annotations") / "VA_Estimation_Challenge"
 SPLIT_DIRS = {"train": "Train_Set", "validation": "Validation_Set"}
 RECORD = "synth_record.json"
@@ -49,7 +51,7 @@ MARKER = ".affect_synth"  # written first: the folder is a (maybe unfinished) sy
 OUR_DIRS = ("videos", "annotations", "latent", "cropped_aligned")
 # Cue noise (std of smoothed Gaussian noise added to the latent before it drives a cue).
 CUE_NOISE = {"face_valence": 0.2, "face_arousal": 0.55, "motion_arousal": 0.5,
-             "voice_arousal": 0.2, "voice_valence": 0.6}
+             "voice_arousal": 0.2, "voice_valence": 0.6, "shape_valence": 0.25, "shape_arousal": 0.5}
 SPRITE_HEIGHT = {1: 150.0, 2: 130.0}  # on-screen head height (px) with one or two people
 SPEAKERS = (Speaker(f0_mid=170.0, formant_scale=1.0, tilt=1.0), Speaker(f0_mid=195.0, formant_scale=1.12, tilt=0.95))
 PERSON_COLOUR = ((1.0, 1.0, 1.0), (1.03, 0.95, 1.03))  # the second person: a touch magenta
@@ -83,7 +85,7 @@ def _ranges(mask: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator) -> ClipData:
+def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np.random.Generator) -> ClipData:
     fps = float(vp.fps)
     n_video = vp.frames
     n_label = n_video + cp.count_diff if cp.count_diff is not None else None
@@ -105,7 +107,10 @@ def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator) -> ClipData:
         label_read = np.array([[float(x) for x in line.split(",")] for line in lines])
         label_read[invalid_mask] = np.nan
     truth = latent[:n_video]
-    cues = {name: truth[:, 0 if "valence" in name else 1] + smooth_noise(rng, n_video, fps, 1.0, std)
+    # the shape cues (added in version 2) draw from their own stream: the other cues, the labels,
+    # the motion and the voice are those of version 1
+    cues = {name: truth[:, 0 if "valence" in name else 1]
+            + smooth_noise(shape_rng if name.startswith("shape_") else rng, n_video, fps, 1.0, std)
             for name, std in CUE_NOISE.items()}
     return ClipData(plan=cp, latent=latent_read, labels=label_read, label_text=label_text, latent_text=latent_text,
                     invalid=_ranges(invalid_mask), cues=cues)
@@ -182,7 +187,8 @@ def _render(vp: VideoPlan, clips: list[ClipData], rng: np.random.Generator, vide
             boxes = []
             for d in clips:
                 m = d.motion
-                rgb = face_colour(d.face, d.cues["face_valence"][f], d.cues["face_arousal"][f])
+                shaped = face_shape(d.face, d.cues["shape_valence"][f], d.cues["shape_arousal"][f])
+                rgb = face_colour(d.face, d.cues["face_valence"][f], d.cues["face_arousal"][f], rgb=shaped)
                 layer = paint_face(d.face, rgb, (w, h), m.cx[f], m.cy[f], m.scale[f], m.angle[f])
                 boxes.append(visible_box(layer))
                 canvas.alpha_composite(layer)
@@ -252,7 +258,8 @@ def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: i
     test_clips: list[str] = []
     for vp in tqdm(plans, desc="synth", unit="video"):
         rng = np.random.default_rng([seed, 1, vp.index])
-        data = [_series(vp, cp, rng) for cp in vp.clips]
+        shape_rng = np.random.default_rng([seed, 2, vp.index])
+        data = [_series(vp, cp, rng, shape_rng) for cp in vp.clips]
         for d in data:
             p = d.plan.person
             tweak = rng.uniform(0.98, 1.02, 3)
