@@ -43,8 +43,9 @@ def build_align(out: Path, clips: int, seconds: float, seed: int, hop: float) ->
     info_sets = {}
     for vp in plan_corpus(clips, seconds, seed):
         rng = np.random.default_rng([seed, 1, vp.index])
+        shape_rng = np.random.default_rng([seed, 2, vp.index])  # as affect.synth.corpus: its own stream
         for cp in vp.clips:
-            data = _series(vp, cp, rng)
+            data = _series(vp, cp, rng, shape_rng)
             if data.labels is None:
                 continue  # test clips: no labels, nothing to score
             fps = float(vp.fps)
