@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class FusionStage(Stage):
     name = "fusion"
     number = 7
-    version = 1
+    version = 2  # 2: GRUs over time in the fusion model (not a self-attention encoder)
     requires = ("align", "unimodal")
 
     def variant(self) -> str:
