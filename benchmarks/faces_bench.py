@@ -22,7 +22,8 @@ background, the astronaut's head moving over it and leaving the picture for 1 s 
    with and without the reader thread, against a bare `MTCNN.detect` loop over the same frames
    already decoded at 640 px (in the detector's CPU chunks of 8 frames); the time of pass 2
    (second decode at full size + crops). Best of `--rounds`, alternating.
-   Aim: ratio >= 0.9.
+   Aim: ratio >= 0.9 (CPU). With `--device cuda` the detector and the bare loop run on the GPU,
+   the bare loop in whole batches as the detector does there.
 5. Re-identification threshold (`reid`): dlib descriptor distances between versions of one
    face (mirrored, halved, rotated 10°, blurred, darker, more contrast, JPEG q20) and between
    different people (the four photos in `tests/face/photos` and the astronaut).
@@ -49,6 +50,7 @@ from affect.face.detect import CPU_CHUNK, FaceDetector
 from affect.face.extract import extract_faces
 from affect.video.decode import VideoReader
 from affect.video.encode import write_video
+from bench_device import pick_device, result, sync
 
 W, H, FPS = 320, 240, 25
 PHOTOS = Path(__file__).resolve().parent.parent / "tests" / "face" / "photos"
@@ -97,10 +99,10 @@ def rss_mb() -> float:
     return _status_mb("VmRSS")
 
 
-def child(mode: str, video: str, frames: int, batch_size: int) -> None:
+def child(mode: str, video: str, frames: int, batch_size: int, device: str = "cpu") -> None:
     """Run in a fresh process; print one JSON line."""
     cfg = FacesConfig(batch_size=batch_size)
-    detector = FaceDetector(cfg, torch.device("cpu"))
+    detector = FaceDetector(cfg, torch.device(device))
     result: dict = {"mode": mode, "frames": frames}
     if mode == "idle":
         batch = next(iter(VideoReader(video, batch_size=batch_size)))
@@ -116,27 +118,30 @@ def child(mode: str, video: str, frames: int, batch_size: int) -> None:
     print(json.dumps(result))
 
 
-def run_child(mode: str, video: Path, frames: int, batch_size: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, str(video), str(frames), str(batch_size)]
+def run_child(mode: str, video: Path, frames: int, batch_size: int, device: str = "cpu") -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(video), str(frames), str(batch_size), device]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def speed(video: Path, frames: int, batch_size: int, rounds: int, out: Path) -> tuple[float, float, int]:
+def speed(video: Path, frames: int, batch_size: int, rounds: int, out: Path,
+          device: torch.device = torch.device("cpu")) -> tuple[float, float, int]:
     """Best-of-`rounds` seconds of the bare detect loop and of extract_faces on the same frames."""
     cfg = FacesConfig(batch_size=batch_size)
-    detector = FaceDetector(cfg, torch.device("cpu"))
+    detector = FaceDetector(cfg, device)
     decoded = np.concatenate([b.frames for b in VideoReader(video, batch_size=batch_size)])
     detector.detect(decoded[:batch_size])  # warm-up
     bare, full, found = [], [], 0
     for r in range(rounds):
         t0 = time.perf_counter()
         for s in range(0, len(decoded), batch_size):  # facenet-pytorch's own call, nothing else
-            detector.mtcnn.detect(torch.from_numpy(decoded[s:s + batch_size]), landmarks=True)
+            detector.mtcnn.detect(torch.from_numpy(decoded[s:s + batch_size]).to(device), landmarks=True)
+        sync(device)
         bare.append(time.perf_counter() - t0)
         shutil.rmtree(out, ignore_errors=True)
         t0 = time.perf_counter()
         found = extract_faces(video, out, frames=frames, side=None, cfg=cfg, detector=detector)["found"]
+        sync(device)
         full.append(time.perf_counter() - t0)
     return min(bare), min(full), found
 
@@ -155,7 +160,7 @@ def hd_frames(n: int, width: int = 1920, height: int = 1080):
         yield frame
 
 
-def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path) -> None:
+def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path, device: torch.device = torch.device("cpu")) -> None:
     """Section 4: 1080p stage vs bare MTCNN loop, reader thread on and off."""
     video = tmp / "hd.mp4"
     t0 = time.perf_counter()
@@ -163,7 +168,8 @@ def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path) -> None:
     print(f"\n4. 1080p: {n} frames of 1920x1080 generated in {time.perf_counter() - t0:.1f} s; "
           f"detection at max_side {FacesConfig().max_side}, batch {batch_size}")
     cfg = FacesConfig(batch_size=batch_size, reid="geometry")
-    detector = FaceDetector(cfg, torch.device("cpu"))
+    detector = FaceDetector(cfg, device)
+    chunk = CPU_CHUNK if device.type == "cpu" else batch_size  # as FaceDetector.detect splits a batch
     t0 = time.perf_counter()
     decoded = np.concatenate([b.frames for b in VideoReader(video, batch_size=batch_size, max_side=cfg.max_side,
                                                             threaded=False)])
@@ -172,10 +178,11 @@ def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path) -> None:
     for _ in VideoReader(video, batch_size=batch_size, threaded=True):
         pass
     decode_full = time.perf_counter() - t0
-    def bare_loop() -> tuple[float, float]:  # facenet-pytorch's own call, in the detector's CPU chunks
+    def bare_loop() -> tuple[float, float]:  # facenet-pytorch's own call, in the detector's chunks
         t0, c0 = time.perf_counter(), time.process_time()
-        for s in range(0, len(decoded), CPU_CHUNK):
-            detector.mtcnn.detect(torch.from_numpy(decoded[s:s + CPU_CHUNK]), landmarks=True)
+        for s in range(0, len(decoded), chunk):
+            detector.mtcnn.detect(torch.from_numpy(decoded[s:s + chunk]).to(device), landmarks=True)
+        sync(device)
         return time.perf_counter() - t0, time.process_time() - c0
 
     bare_loop()  # warm-up (oneDNN primitives for every shape)
@@ -189,6 +196,7 @@ def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path) -> None:
             c = FacesConfig(batch_size=batch_size, reid="geometry", reader_thread=threaded)
             t0, c0 = time.perf_counter(), time.process_time()
             summary = extract_faces(video, out, frames=n, side=None, cfg=c, detector=detector)
+            sync(device)
             runs[threaded].append((time.perf_counter() - t0, time.process_time() - c0, summary["seconds_crops"],
                                    summary["found"]))
     best_bare = min(bare)
@@ -205,6 +213,7 @@ def hd_speed(n: int, batch_size: int, rounds: int, tmp: Path) -> None:
     print(f"{'ratio extract (thread on) / bare':36s}{best_bare[0] / on[0]:8.3f}{best_bare[1] / on[1]:8.3f}"
           f"   (aim >= 0.9)")
     print(f"{'speed-up of the reader thread':36s}{off[0] / on[0]:8.3f}")
+    result(stage="faces", device=str(device), frames=n, frames_per_s=n / on[0], bare_frames_per_s=n / best_bare[0])
 
 
 def reid_distances() -> None:
@@ -278,22 +287,25 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 gives steady "
                    "CPU-time figures on a machine shared with other jobs")
-    p.add_argument("--child", nargs=4, metavar=("MODE", "VIDEO", "FRAMES", "BATCH"), help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                   help="detector device (auto: CUDA if there is one); the re-id section stays on the CPU")
+    p.add_argument("--child", nargs=5, metavar=("MODE", "VIDEO", "FRAMES", "BATCH", "DEVICE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        mode, video, frames, bs = args.child
-        child(mode, video, int(frames), int(bs))
+        mode, video, frames, bs, dev = args.child
+        child(mode, video, int(frames), int(bs), dev)
         return
 
+    device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch size {args.batch_size}, "
+    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, batch size {args.batch_size}, "
           f"{W}x{H} @ {FPS} fps; sections {' '.join(args.only)}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if "speed" in args.only or "store" in args.only:
             sv, sn = make_video(tmp / "speed.mp4", args.speed_seconds)
-            bare, full, found = speed(sv, sn, args.batch_size, args.rounds, tmp / "out")
+            bare, full, found = speed(sv, sn, args.batch_size, args.rounds, tmp / "out", device)
             print(f"\n1. speed, {sn} frames ({found} with a face), best of {args.rounds}")
             print(f"{'':28s}{'seconds':>10s}{'frames/s':>10s}")
             print(f"{'bare MTCNN detect loop':28s}{bare:10.2f}{sn / bare:10.1f}")
@@ -304,9 +316,10 @@ def main() -> None:
             sv, sn = make_video(tmp / "speed.mp4", min(args.speed_seconds, 4.0))
             short, short_n = make_video(tmp / "short.mp4", args.minutes[0] * 60)
             long, long_n = make_video(tmp / "long.mp4", args.minutes[1] * 60)
-            idle = run_child("idle", sv, sn, args.batch_size)
-            rows = [(f"{args.minutes[0]:g} min", short_n, run_child("extract", short, short_n, args.batch_size)),
-                    (f"{args.minutes[1]:g} min", long_n, run_child("extract", long, long_n, args.batch_size))]
+            dev = str(device)
+            idle = run_child("idle", sv, sn, args.batch_size, dev)
+            rows = [(f"{args.minutes[0]:g} min", short_n, run_child("extract", short, short_n, args.batch_size, dev)),
+                    (f"{args.minutes[1]:g} min", long_n, run_child("extract", long, long_n, args.batch_size, dev))]
             print("\n2. peak memory (RSS high-water mark, fresh process each)")
             print(f"{'':28s}{'frames':>8s}{'peak MB':>10s}{'end MB':>10s}{'frames/s':>10s}")
             print(f"{'detector loaded + 1 batch':28s}{'':8s}{idle['peak_rss_mb']:10.0f}{idle['end_rss_mb']:10.0f}")
@@ -326,7 +339,7 @@ def main() -> None:
             print(f"{'sequential reads, crops/s':28s}{seq:10.0f}")
 
         if "hd" in args.only:
-            hd_speed(args.hd_frames, args.batch_size, args.rounds, tmp)
+            hd_speed(args.hd_frames, args.batch_size, args.rounds, tmp, device)
         if "reid" in args.only:
             reid_distances()
 

@@ -12,6 +12,10 @@ timed). Then, each in a fresh process (so peak RSS is its own):
   (WavLM: `model(x).last_hidden_state`; Whisper: log-mel + encoder per window, no overlap).
 
 Prints one table: seconds, real-time factor (seconds per second of audio) and peak RSS.
+
+`--device cuda`: stage 04 with `device=cuda` and the bare loop on the GPU. The library runs the
+speech encoders in float32 (no autocast); `--amp` wraps the stage and the bare loop alike in
+float16 autocast, to measure what mixed precision would give.
 """
 from __future__ import annotations
 
@@ -50,9 +54,9 @@ def make_corpus(folder: Path, minutes: float) -> None:
     (folder / "clips.csv").write_text("clip,video,split\nv,videos/v.mp4,test\n")
 
 
-def overrides(corpus: Path, cache: Path, backbone: str) -> list[str]:
+def overrides(corpus: Path, cache: Path, backbone: str, device: str = "cpu") -> list[str]:
     return [f"corpus.root={corpus}", "corpus.layout=csv", "corpus.csv=clips.csv", f"cache_root={cache}",
-            "corpus.name=bench", "device=cpu", "speech.weights=random", f"speech.backbones=[{backbone}]",
+            "corpus.name=bench", f"device={device}", "speech.weights=random", f"speech.backbones=[{backbone}]",
             "audio.vad=energy"]
 
 
@@ -60,57 +64,71 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child_stage(corpus: Path, cache: Path, backbone: str) -> dict:
+def autocast(device: str, amp: bool):
+    import torch
+
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=torch.float16, enabled=amp and kind == "cuda")
+
+
+def child_stage(corpus: Path, cache: Path, backbone: str, device: str = "cpu", amp: bool = False) -> dict:
     from affect.config import load_config
     from affect.stages import RunOptions, get_stage
+    from bench_device import sync
 
-    stage = get_stage("speech")(load_config(overrides=overrides(corpus, cache, backbone)))
+    stage = get_stage("speech")(load_config(overrides=overrides(corpus, cache, backbone, device)))
     spent = []
     process = stage.process
 
     def timed(*args):
         start = time.perf_counter()
         result = process(*args)
+        sync(device)
         spent.append(time.perf_counter() - start)
         return result
 
     stage.process = timed
-    report = stage.run(RunOptions(overwrite=True))
+    with autocast(device, amp):
+        report = stage.run(RunOptions(overwrite=True))
     assert report.failed == 0, report
     return {"seconds": sum(spent), "peak_mb": peak_mb()}
 
 
-def child_bare(corpus: Path, cache: Path, backbone: str) -> dict:
+def child_bare(corpus: Path, cache: Path, backbone: str, device: str = "cpu", amp: bool = False) -> dict:
     import torch
 
     from affect.audio.store import load_wave
     from affect.backbones.registry import create_backbone
     from affect.config import load_config
     from affect.stages import get_stage
+    from bench_device import sync
 
     audio_dir = get_stage("audio")(load_config(overrides=overrides(corpus, cache, backbone))).output.path
     wave, _ = load_wave(audio_dir, "v", mmap=False)
-    bb = create_backbone(backbone, weights="random")
+    bb = create_backbone(backbone, weights="random").to(device)
     piece = 480000
     outputs = []
+    sync(device)
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, amp):
         for i in range(0, len(wave), piece):
             x = wave[i:i + piece]
             if backbone.startswith("whisper"):
                 x = np.pad(x, (0, piece - len(x)))
-                mel = bb.features([x], sampling_rate=16000, return_tensors="pt")["input_features"]
-                outputs.append(bb.model(mel).last_hidden_state[0].numpy())
+                mel = bb.features([x], sampling_rate=16000, return_tensors="pt")["input_features"].to(device)
+                outputs.append(bb.model(mel).last_hidden_state[0].float().cpu().numpy())
             else:
-                outputs.append(bb.model(torch.from_numpy(np.ascontiguousarray(x))[None]).last_hidden_state[0].numpy())
+                x = torch.from_numpy(np.ascontiguousarray(x))[None].to(device)
+                outputs.append(bb.model(x).last_hidden_state[0].float().cpu().numpy())
+    sync(device)
     seconds = time.perf_counter() - start
     np.concatenate(outputs)
     return {"seconds": seconds, "peak_mb": peak_mb()}
 
 
-def run_child(kind: str, corpus: Path, cache: Path, backbone: str) -> dict:
+def run_child(kind: str, corpus: Path, cache: Path, backbone: str, device: str = "cpu", amp: bool = False) -> dict:
     cmd = [sys.executable, "-u", __file__, "--child", kind, "--corpus", str(corpus), "--cache", str(cache),
-           "--backbones", backbone]
+           "--backbones", backbone, "--device", device, *(["--amp"] if amp else [])]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
         raise RuntimeError(f"{kind} {backbone} failed:\n{done.stderr[-3000:]}")
@@ -124,12 +142,18 @@ def main() -> int:
     parser.add_argument("--child", choices=["stage", "bare"])
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--cache", type=Path)
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                        help="stage 04's `device=` and the bare loop's (auto: CUDA if there is one)")
+    parser.add_argument("--amp", action="store_true", help="float16 autocast around the stage and the bare loop (CUDA)")
     args = parser.parse_args()
     if args.child:
         logging.basicConfig(level=logging.WARNING)
         fn = child_stage if args.child == "stage" else child_bare
-        print(json.dumps(fn(args.corpus, args.cache, args.backbones[0])))
+        print(json.dumps(fn(args.corpus, args.cache, args.backbones[0], args.device, args.amp)))
         return 0
+    from bench_device import pick_device, result
+
+    device = str(pick_device(args.device))
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for name in ("affect", "tqdm"):
@@ -149,12 +173,18 @@ def main() -> int:
             for backbone in args.backbones:
                 kinds = ["stage", "bare"] if minutes == min(args.minutes) else ["stage"]
                 for kind in kinds:
-                    r = run_child(kind, corpus, cache, backbone)
+                    r = run_child(kind, corpus, cache, backbone, device, args.amp)
                     rows.append({"backbone": backbone, "minutes": minutes, "kind": kind, **r,
                                  "rtf": r["seconds"] / (minutes * 60)})
                     log.info("%s %g min %s: %.1f s (RTF %.3f), peak %.0f MB", backbone, minutes, kind,
                              r["seconds"], rows[-1]["rtf"], r["peak_mb"])
     log.info("\n%s", table(rows, args))
+    short = min(args.minutes)
+    for bb in args.backbones:
+        get = {r["kind"]: r for r in rows if r["backbone"] == bb and r["minutes"] == short}
+        amp = args.amp and device.startswith("cuda")  # autocast is only turned on on CUDA
+        result(stage="speech", device=device, amp=amp, backbone=bb + (" (amp)" if amp else ""),
+               minutes=short, rtf=get["stage"]["rtf"], bare_rtf=get["bare"]["rtf"])
     return 0
 
 

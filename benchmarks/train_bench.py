@@ -10,6 +10,10 @@ minutes, so each feature set is a fixed random mix of the generator's own cues +
 noise-synth = noise). From there everything is the library: stage 05's gridding and storage,
 the training harness, the models, the runs API. The ceiling is the generator's: CCC(latent,
 labels) on the validation clips (and on all labelled clips, as in synth_record.json).
+
+`--device cuda` trains on the GPU (float32: the trainer has no autocast); `--throughput-only`
+skips the quality tables and trains only the fusion model for 2 epochs at the 0.25 s grid and at
+the frame-rate grid, printing windows/s.
 """
 from __future__ import annotations
 
@@ -83,12 +87,16 @@ def build_align(out: Path, clips: int, seconds: float, seed: int, hop: float) ->
             "clips": {s: len(p) for s, p in pairs.items()}}
 
 
+DEVICE = "cpu"  # main() sets it from --device
+
+
 def train(runs: Path, align: Path, name: str, kind: str, features: list[str], cfg: TrainConfig, seed: int,
           **extra) -> dict:
     from affect.train.trainer import fit, model_spec
 
     start = time.perf_counter()
-    record = fit(runs / name, align, model_spec(kind, features, align, cfg, **extra), cfg, seed, name=name)
+    record = fit(runs / name, align, model_spec(kind, features, align, cfg, **extra), cfg, seed, device=DEVICE,
+                 name=name)
     record["seconds"] = time.perf_counter() - start
     log.info("%-22s P_VA %.4f (V %.4f, A %.4f), best epoch %d, %.0f s", name, record["val"]["p_va"],
              record["val"]["ccc_valence"], record["val"]["ccc_arousal"], record["best_epoch"], record["seconds"])
@@ -111,6 +119,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--windows", default="32,64,128", help="window lengths W (steps) compared for the fusion model")
     ap.add_argument("--memory", default="24,96", help="clip counts whose training peak RSS is compared ('' = skip)")
+    ap.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                    help="training device (auto: CUDA if there is one)")
+    ap.add_argument("--throughput-only", action="store_true", help="fusion windows/s only (2 epochs per grid)")
     ap.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -119,7 +130,13 @@ def main() -> None:
     logging.getLogger("affect").setLevel(logging.WARNING)
     import torch
 
+    from bench_device import pick_device
+
+    global DEVICE
+    DEVICE = str(pick_device(args.device))
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if args.throughput_only:
+        return throughput(args)
     tmp = Path(tempfile.mkdtemp(prefix="train_bench_"))
     t0 = time.perf_counter()
     try:
@@ -163,6 +180,30 @@ def main() -> None:
             print_memory([int(n) for n in args.memory.split(",")], args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def throughput(args) -> None:
+    """Fusion training windows/s at the 0.25 s grid (W=64) and at the frame-rate grid (16 s windows), 2 epochs each."""
+    from bench_device import result
+
+    tmp = Path(tempfile.mkdtemp(prefix="train_bench_"))
+    top = ["face-synth", "voice-synth"]
+    try:
+        cfg = TrainConfig(epochs=2, patience=99)
+        build_align(tmp / "align", args.clips, args.seconds, args.seed, 0.25)
+        grid = train(tmp / "runs", tmp / "align", "fusion", "fusion", top, cfg, args.seed, heads=4,
+                     modality_dropout=0.2)
+        build_align(tmp / "align_fps", args.clips, args.seconds, args.seed, 0)
+        w_fps = 16 * 30
+        fps_run = train(tmp / "runs", tmp / "align_fps", "fusion-fps", "fusion", top,
+                        replace(cfg, window=w_fps, stride=w_fps // 2), args.seed, heads=4, modality_dropout=0.2)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\n| training throughput on {DEVICE} (fusion, 16 s windows, 2 epochs) | grid steps per window | windows/s |"
+          f"\n|---|---|---|\n| 0.25 s grid | 64 | {grid['windows_per_s']:.0f} |"
+          f"\n| frame-rate grid (15-30 fps clips) | {w_fps} | {fps_run['windows_per_s']:.0f} |", flush=True)
+    result(stage="train", device=DEVICE, windows_per_s=grid["windows_per_s"],
+           frame_rate_windows_per_s=fps_run["windows_per_s"])
 
 
 def print_tables(ceil, rows, uni, fusion, conv, windows, fps_run, top, w_fps, seconds, args) -> None:

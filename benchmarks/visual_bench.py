@@ -17,6 +17,9 @@ per frame, JPEG q95 as stage 01 writes them) is generated in a temporary folder.
    (what stage 01's `limit_onednn_cache` sets for its whole process) and with oneDNN's default
    (1024); oneDNN's own verbose log counts primitive creations (cache misses) and their time,
    so the figures do not depend on the machine's load. Aim: the cap costs nothing.
+
+`--device cuda` runs section 1 on the GPU (the backbone's own float16 autocast, for the stage and
+the bare loop alike; pinned memory for the loader, as stage 02 does there); section 3 is CPU-only.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from skimage.data import astronaut
 from affect.backbones.registry import create_backbone
 from affect.face.crops import CropReader, CropWriter, encode_jpeg
 from affect.visual.extract import extract_clip
+from bench_device import pick_device, result, sync
 
 SIZE, FPS = 224, 30.0
 
@@ -53,9 +57,11 @@ def write_store(folder: Path, frames: int) -> None:
 
 def bare_loop(bb, batches: list[torch.Tensor]) -> float:
     """crops/s of the backbone's forward alone over already-preprocessed batches."""
+    sync(getattr(bb, "device", "cpu"))
     start = time.perf_counter()
     for batch in batches:
         bb.forward(batch)
+    sync(getattr(bb, "device", "cpu"))
     return sum(len(b) for b in batches) / (time.perf_counter() - start)
 
 
@@ -93,7 +99,7 @@ def onednn_run(names: str, batch: int, steps: int, capacity: str | None) -> dict
 
 def speed_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
     torch.manual_seed(0)
-    bb = create_backbone(args.backbone, weights="random")
+    bb = create_backbone(args.backbone, weights="random").to(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "clip"
         write_store(store, args.frames)
@@ -111,9 +117,13 @@ def speed_rows(args: argparse.Namespace) -> list[tuple[str, str]]:
             for hop, times in ((0.0, stage), (0.25, grid)):
                 start = time.perf_counter()
                 feats = extract_clip(store, frames=args.frames, fps=FPS, hop=hop, backbones=[bb],
-                                     batch_size=args.batch, workers=args.workers)
+                                     batch_size=args.batch, workers=args.workers,
+                                     pin_memory=args.device.type == "cuda")
+                sync(args.device)
                 times.append(time.perf_counter() - start)
     rate = args.frames / min(stage)
+    result(stage="visual", device=str(args.device), backbone=args.backbone, batch=args.batch, crops_per_s=rate,
+           bare_crops_per_s=max(bare))
     return [("bare forward loop, crops/s (best)", f"{max(bare):.2f}"),
             (f"extract_clip, every frame, workers={args.workers}, crops/s (best)", f"{rate:.2f}"),
             ("ratio stage / bare (aim >= 0.9)", f"{rate / max(bare):.3f}"),
@@ -145,13 +155,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--onednn-backbones", default="resnet50,senet50-vggface2")
     ap.add_argument("--only", nargs="+", choices=("speed", "onednn"), default=("speed", "onednn"))
+    ap.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                    help="device of section 1 (auto: CUDA if there is one)")
     ap.add_argument("--probe", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
         return onednn_probe(args.probe[0], int(args.probe[1]), int(args.probe[2]))
+    args.device = pick_device(args.device)
     rows = (speed_rows(args) if "speed" in args.only else []) + (onednn_rows(args) if "onednn" in args.only else [])
-    print(f"\nvisual_bench: {args.backbone} (random weights), batch {args.batch}, {args.frames} crops of {SIZE} px, "
-          f"CPU threads {torch.get_num_threads()}, loader workers {args.workers}")
+    print(f"\nvisual_bench: {args.backbone} (random weights) on {args.device}, batch {args.batch}, {args.frames} crops "
+          f"of {SIZE} px, CPU threads {torch.get_num_threads()}, loader workers {args.workers}")
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
