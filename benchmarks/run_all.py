@@ -11,8 +11,8 @@ output that carry the figures compared with an aim (ratios, CCC against the ceil
 
 `--gpu` runs a short set on `--device cuda` instead (`GPU_BENCHES`: 1080p faces, the visual stage
 with the real architectures at random weights, batch 128, 4 loader workers; WavLM Large and
-Whisper large-v3 on 2 min of audio, float32 as the library runs them and again under float16
-autocast; fusion training throughput), then a projection table: per stage, the throughput
+Whisper large-v3 on 2 min of audio, in float32 and under the library's float16 autocast (its
+default on CUDA); fusion training throughput), then a projection table: per stage, the throughput
 measured (each script's `RESULT` line) and the projected device-hours for all of Aff-Wild2
 (`projection.py`).
 """
@@ -111,7 +111,7 @@ def gpu(args: argparse.Namespace) -> int:
     measured = [m for r in results for m in r["results"]]
     text = table(project(measured), device)
     text += ("\n\nvisual: `visual.batch_size=128 visual.workers=4`, every frame read from the crop store; "
-             "speech: float32 as the library runs it, `(amp)` under float16 autocast; "
+             "speech: float32, `(amp)` under the library's float16 autocast (its default on CUDA); "
              f"train: float32. Total {time.perf_counter() - start:.0f} s.")
     print("\n" + text)
     (args.out / "gpu_projection.md").write_text(text + "\n")

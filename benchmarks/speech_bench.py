@@ -13,9 +13,9 @@ timed). Then, each in a fresh process (so peak RSS is its own):
 
 Prints one table: seconds, real-time factor (seconds per second of audio) and peak RSS.
 
-`--device cuda`: stage 04 with `device=cuda` and the bare loop on the GPU. The library runs the
-speech encoders in float32 (no autocast); `--amp` wraps the stage and the bare loop alike in
-float16 autocast, to measure what mixed precision would give.
+`--device cuda`: stage 04 with `device=cuda` and the bare loop on the GPU, in float32
+(`speech.amp=false`); with `--amp`, the stage's own float16 autocast (`speech.amp=true`, the
+default of the library) against a bare loop under the same autocast.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def child_stage(corpus: Path, cache: Path, backbone: str, device: str = "cpu", a
     from affect.stages import RunOptions, get_stage
     from bench_device import sync
 
-    stage = get_stage("speech")(load_config(overrides=overrides(corpus, cache, backbone, device)))
+    stage = get_stage("speech")(load_config(overrides=[*overrides(corpus, cache, backbone, device), f"speech.amp={amp}"]))
     spent = []
     process = stage.process
 
@@ -88,8 +88,7 @@ def child_stage(corpus: Path, cache: Path, backbone: str, device: str = "cpu", a
         return result
 
     stage.process = timed
-    with autocast(device, amp):
-        report = stage.run(RunOptions(overwrite=True))
+    report = stage.run(RunOptions(overwrite=True))
     assert report.failed == 0, report
     return {"seconds": sum(spent), "peak_mb": peak_mb()}
 

@@ -32,5 +32,6 @@ class SpeechConfig:
     weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
     layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
     chunk_s: float = 30.0  # WavLM: seconds per forward chunk, plus 1 s of context each side (bounds memory)
+    amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast on CUDA (WavLM, Whisper)
     batch_size: int = field(default=4, metadata=NOHASH)  # chunks / Whisper windows per forward pass on a GPU (CPU: 1)
     shard: str = field(default="", metadata=NOHASH)  # k/n: this process takes share k of n; empty = torchrun RANK/WORLD_SIZE

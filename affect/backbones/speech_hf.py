@@ -66,6 +66,7 @@ class TorchSpeechBackbone(SpeechBackbone):
     rate = RATE
     model: Any
     batch_size: int = 4
+    amp: bool = True  # float16 autocast on CUDA (the CPU always runs float32)
 
     def to(self, device: Any) -> "TorchSpeechBackbone":
         import torch
@@ -83,7 +84,8 @@ class TorchSpeechBackbone(SpeechBackbone):
             raise ValueError(f"{self.name}: the waveform ({len(wave)} samples) has non-finite samples")
         import torch
 
-        with torch.inference_mode():
+        amp = self.amp and self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.float16, enabled=amp):
             values = self._encode(wave, n)
         return values, frame_times(n)
 

@@ -61,7 +61,7 @@ def parse_layer(layer: str, layers: int) -> tuple[str, list[int]]:
 
 class WavLM(TorchSpeechBackbone):
     def __init__(self, name: str, weights: str = "default", layer: str = "default", chunk_s: float = 30.0,
-                 batch_size: int = 4, seed: int = 0) -> None:
+                 batch_size: int = 4, seed: int = 0, amp: bool = True) -> None:
         import torch
         from transformers import WavLMConfig, WavLMModel
 
@@ -87,6 +87,7 @@ class WavLM(TorchSpeechBackbone):
         self.dim = int(self.model.config.hidden_size)
         self.chunk_frames = max(int(chunk_s * 50), 50)
         self.batch_size = batch_size
+        self.amp = amp
         self.device = torch.device("cpu")
 
     def _encode(self, wave: np.ndarray, n: int) -> np.ndarray:

@@ -67,7 +67,7 @@ class WhisperEncoder(TorchSpeechBackbone):
     layer = "encoder last hidden state"
 
     def __init__(self, name: str, weights: str = "default", overlap_s: float = 5.0, batch_size: int = 4,
-                 seed: int = 0, **_: Any) -> None:
+                 seed: int = 0, amp: bool = True, **_: Any) -> None:
         import torch
         from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
         from transformers.models.whisper.modeling_whisper import WhisperEncoder as HFEncoder
@@ -98,6 +98,7 @@ class WhisperEncoder(TorchSpeechBackbone):
         self.dim = int(self.model.config.d_model)
         self.hop_frames = WINDOW_FRAMES - 2 * int(round(overlap_s * 25))  # an even overlap in frames
         self.batch_size = batch_size
+        self.amp = amp
         self.device = torch.device("cpu")
 
     def _encode(self, wave: np.ndarray, n: int) -> np.ndarray:

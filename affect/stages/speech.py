@@ -67,7 +67,7 @@ class SpeechStage(ShardedClipStage):
                 raise ValueError(f"speech.backbones: {name!r} is a {spec.modality} backbone")
             # batches help a GPU; on the CPU they only multiply the activations held at once
             batch = cfg.batch_size if device.type == "cuda" else 1
-            kwargs: dict[str, Any] = {"batch_size": batch, "seed": self.cfg.seed}
+            kwargs: dict[str, Any] = {"batch_size": batch, "seed": self.cfg.seed, "amp": cfg.amp}
             if spec.family == "wavlm":
                 kwargs.update(chunk_s=cfg.chunk_s, layer=cfg.layer)
             self.backbones[name] = create_backbone(name, weights=cfg.weights, **kwargs).to(device)
