@@ -12,7 +12,7 @@ one person lie within ~0.6 of each other (Euclidean); `faces.reid_threshold` is 
 (measured default, see `benchmarks/faces_bench.py --reid` and the README).
 
 The model files are found without importing `face_recognition_models` (importing it pulls
-in `pkg_resources`): its folder comes from `importlib.util.find_spec`. When dlib or the files
+in `pkg_resources`): `affect.backbones.dlib_models` locates them. When dlib or the files
 are missing, `load_embedder` returns None with the reason, and tracking falls back to
 geometry (see `affect.face.identity`).
 """
@@ -36,21 +36,12 @@ MIN_FACE = 24  # faces whose box side is below this (pixels of the frame given) 
 
 def model_path(name: str) -> Path | None:
     """Path of one of the `face-recognition-models` files, or None when it is not installed."""
+    from affect.backbones.dlib_models import model_path as locate
+
     try:
-        from affect.backbones.dlib_models import model_path as shared  # the features helper's locator
-    except ImportError:
-        shared = None
-    if shared is not None:
-        try:
-            found = shared(name)
-        except (FileNotFoundError, OSError, ValueError):
-            found = None
-        return Path(found) if found else None
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+        return locate(name)
+    except FileNotFoundError:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
-    return path if path.is_file() else None
 
 
 class FaceEmbedder:
