@@ -36,12 +36,6 @@ def current_shard(spec: str = "") -> Shard:
     return Shard(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
 
 
-def local_device_index() -> int | None:
-    """torchrun's `LOCAL_RANK`: the GPU this process should use on its node."""
-    value = os.environ.get("LOCAL_RANK")
-    return int(value) if value is not None else None
-
-
 def assign(weights: np.ndarray | list[float], world: int) -> np.ndarray:
     """Rank of each item: greedy longest-first onto the least-loaded rank (deterministic; ties -> lower rank)."""
     weights = np.asarray(weights, dtype=np.float64)

@@ -31,17 +31,11 @@ class FacesStage(ShardedClipStage):
 
     def setup(self) -> None:  # torch, facenet-pytorch and PyAV are imported here, where the work starts
         if self.cfg.faces.source == "detect":
-            import torch
-
             from affect.device import resolve_device
             from affect.face.detect import FaceDetector
             from affect.face.reid import load_embedder
-            from affect.shard import local_device_index
 
-            device = resolve_device(self.cfg.device)
-            if device.type == "cuda" and device.index is None and local_device_index() is not None:
-                device = torch.device("cuda", local_device_index())  # torchrun: one GPU per local rank
-            self.detector = FaceDetector(self.cfg.faces, device)
+            self.detector = FaceDetector(self.cfg.faces, resolve_device(self.cfg.device))
             self.embedder, why = load_embedder(self.cfg.faces.reid)
             (log.info if self.embedder is not None or self.cfg.faces.reid == "geometry" else log.warning)("faces: %s", why)
         elif self.cfg.faces.source != "provided":

@@ -53,13 +53,7 @@ class SpeechStage(ShardedClipStage):
         cfg = self.cfg.speech
         if not cfg.backbones:
             raise ValueError("speech.backbones is empty: name at least one registered speech backbone")
-        from affect.shard import local_device_index
-
-        device = resolve_device(self.cfg.device)
-        if device.type == "cuda" and device.index is None and local_device_index() is not None:
-            import torch
-
-            device = torch.device("cuda", local_device_index())  # torchrun: one GPU per local rank
+        device = resolve_device(self.cfg.device)  # under torchrun: cuda:LOCAL_RANK
         self.backbones = {}
         for name in cfg.backbones:
             spec = get_spec(name)

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from affect.cache import atomic
-from affect.shard import local_device_index
 from affect.stages.base import ClipError, InputError
 from affect.stages.sharded import ShardedClipStage
 
@@ -67,10 +66,7 @@ class VisualStage(ShardedClipStage):
         from affect.backbones.registry import create_backbone, get_spec
         from affect.device import resolve_device
 
-        device = resolve_device(self.cfg.device)
-        if device.type == "cuda" and device.index is None and local_device_index() is not None:
-            device = torch.device("cuda", local_device_index())  # torchrun: one GPU per local rank
-        self.device = device
+        self.device = device = resolve_device(self.cfg.device)  # under torchrun: cuda:LOCAL_RANK
         self.backbones = []
         for name in self.cfg.visual.backbones:
             if get_spec(name).modality != "visual":

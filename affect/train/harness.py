@@ -17,14 +17,7 @@ def train_device(name: str) -> str:
     """The device of this process: `name` resolved; under torchrun on CUDA, cuda:LOCAL_RANK."""
     from affect.device import resolve_device
 
-    device = resolve_device(name)
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        import torch
-
-        local = int(os.environ["LOCAL_RANK"])
-        torch.cuda.set_device(local)
-        return f"cuda:{local}"
-    return str(device)
+    return str(resolve_device(name))
 
 
 def is_main() -> bool:
