@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -47,6 +47,21 @@ def model_folder(name: str, weights: str, hf_repo: str | None) -> Path | None:
             "model.safetensors (a `save_pretrained` folder)." if hf_repo else "")
     found = resolve_weights(name, weights, ["config.json"], fetch_hint=hint, fallback=fallback)
     return None if found is None else (found if found.is_dir() else found.parent)
+
+
+def build_model(folder: Path | None, seed: int, random_model: Callable[[], Any],
+                pretrained: Callable[[Path], Any]) -> tuple[Any, str]:
+    """(model in eval mode, what was loaded): `pretrained(folder)`, or with no folder (`weights=random`)
+    `random_model()` initialised from `seed` without touching the global random state."""
+    import torch
+
+    if folder is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model, weights = random_model(), f"random (seed {seed})"
+    else:
+        model, weights = pretrained(folder), str(folder)
+    return model.eval(), weights
 
 
 def register_hf_fetcher(name: str, hf_repo: str, patterns: list[str]) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from affect.backbones.registry import register_backbone
-from affect.backbones.speech_hf import HOP, TorchSpeechBackbone, model_folder, register_hf_fetcher
+from affect.backbones.speech_hf import HOP, TorchSpeechBackbone, build_model, model_folder, register_hf_fetcher
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,11 @@ class WavLM(TorchSpeechBackbone):
 
         repo, default_layer, normalize, _ = MODELS[name]
         folder = model_folder(name, weights, repo)
-        if folder is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.model = WavLMModel(WavLMConfig(**CONFIGS[name]))
-            self.weights = f"random (seed {seed})"
-        else:
-            self.model = WavLMModel.from_pretrained(folder)
-            self.weights = str(folder)
-            pre = folder / "preprocessor_config.json"
-            if pre.is_file():
-                normalize = bool(json.loads(pre.read_text()).get("do_normalize", normalize))
-        self.model.eval()
+        self.model, self.weights = build_model(folder, seed, lambda: WavLMModel(WavLMConfig(**CONFIGS[name])),
+                                               WavLMModel.from_pretrained)
+        pre = folder / "preprocessor_config.json" if folder is not None else None
+        if pre is not None and pre.is_file():
+            normalize = bool(json.loads(pre.read_text()).get("do_normalize", normalize))
         self.name = name
         self.normalize = normalize
         layers = self.model.config.num_hidden_layers

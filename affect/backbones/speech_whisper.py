@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from affect.backbones.registry import register_backbone
-from affect.backbones.speech_hf import HOP, TorchSpeechBackbone, model_folder, register_hf_fetcher
+from affect.backbones.speech_hf import HOP, TorchSpeechBackbone, build_model, model_folder, register_hf_fetcher
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,9 @@ class WhisperEncoder(TorchSpeechBackbone):
 
         repo, mels, _desc = MODELS[name]
         folder = model_folder(name, weights, repo)
-        if folder is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.model = HFEncoder(WhisperConfig(**CONFIGS[name]))
-            self.weights = f"random (seed {seed})"
-        else:
-            self.model = WhisperModel.from_pretrained(folder).get_encoder()  # the decoder is dropped
-            self.weights = str(folder)
-        self.model.eval()
+        self.model, self.weights = build_model(
+            folder, seed, lambda: HFEncoder(WhisperConfig(**CONFIGS[name])),
+            lambda f: WhisperModel.from_pretrained(f).get_encoder())  # the decoder is dropped
         mels = int(self.model.config.num_mel_bins)
         if folder is not None and (folder / "preprocessor_config.json").is_file():
             self.features = WhisperFeatureExtractor.from_pretrained(folder)
