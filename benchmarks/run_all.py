@@ -1,7 +1,7 @@
 """Every benchmark in one command, then one table of their headline lines.
 
-    python -u benchmarks/run_all.py            # quick settings (~15 min on 2 CPU cores)
-    python -u benchmarks/run_all.py --full     # each script's own defaults (~45 min)
+    python -u benchmarks/run_all.py            # quick settings (~23 min on 2 CPU cores)
+    python -u benchmarks/run_all.py --full     # each script's own defaults (~55 min)
     python -u benchmarks/run_all.py --only faces visual
     python -u benchmarks/run_all.py --gpu      # on one CUDA GPU, float16 autocast where the library uses it (~8 min on an H200)
 
@@ -39,6 +39,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "cheap": ("cheap_features_bench.py", ["--seconds", "30", "--crops", "32", "--repeats", "2"]),
     "speech": ("speech_bench.py", ["--minutes", "1", "2"]),
     "train": ("train_bench.py", ["--clips", "16", "--seconds", "45", "--windows", "64", "--memory", ""]),
+    "pipeline": ("pipeline_bench.py", []),  # stages 00-09 on 32 generated clips x 20 s: ~8 min, then cached
 }
 # --gpu: (name, group for --only, script, arguments), sized to fit ~8 min on an H200 with the model builds
 GPU_VISUAL = ["--only", "speed", "--device", "cuda", "--frames", "1024", "--batch", "128", "--workers", "4",

@@ -18,7 +18,7 @@ from affect.stages import get_stage, stage_names
 ARGS = ["corpus.name=e2e", "faces.size=64", "prepare.folds=2",
         "faces.max_side=192", "faces.min_face_size=24",  # small frames: fast MTCNN on CPU
         "visual.weights=random", "visual.backbones=[resnet50-tiny,landmarks68]", "visual.workers=0",
-        "speech.weights=random", "speech.backbones=[egemaps]",
+        "speech.weights=random", "speech.backbones=[egemaps]", "fusion.seeds=2",  # fusion@seed0/1, predicted as one
         *[f"{s}.train.{k}" for s in ("unimodal", "fusion") for k in ("epochs=2", "window=8", "stride=4")]]
 
 
@@ -48,6 +48,7 @@ def test_all_stages_then_nothing_recomputed(synth_corpus, tmp_path, caplog):
     # every model predicts every frame of every clip of the predicted splits, in [-1, 1]
     models = read_models(stages["predict"].output.path)
     assert {"fusion", "baseline/early", "unimodal/egemaps", "unimodal/resnet50-tiny"} <= set(models)
+    assert not any("@" in m for m in models)  # the seeds' runs are averaged into their model
     frames = dict(zip(manifest["clip"], manifest["frames"]))
     for model, folder in models.items():
         for split in cfg.predict.splits:

@@ -4,8 +4,10 @@ Feature sets: `fusion.features` by name, or the top `fusion.top_k` of stage 06's
 modality with `fusion.per_modality`: the k best visual and the k best speech sets).
 Runs (same harness as stage 06, in `runs/`): `fusion` (affect.models.fusion), `baseline/early`
 (the sets concatenated, one GRU: the MuSe baseline's design) and `baseline/late` (the average
-of the stage-06 predictions of the same sets; no training). `results.csv` / `results.md` rank
-them with the best single feature set on the validation split.
+of the stage-06 predictions of the same sets; no training). With `fusion.seeds` N > 1 the two
+trained models are each trained N times, as runs `<model>@seed<k>` (seed = `seed` + k), and
+scored as the mean of their predictions, which is what stage 08 predicts (affect.report.ensemble).
+`results.csv` / `results.md` rank them with the best single feature set on the validation split.
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ class FusionStage(Stage):
     name = "fusion"
     number = 7
     version = 2  # 2: GRUs over time in the fusion model (not a self-attention encoder)
+
+    def members(self, model: str) -> list[tuple[str, int]]:
+        """(run name, seed) of each training of ``model``: itself, or ``model@seed<k>`` with fusion.seeds > 1."""
+        n, seed = max(1, self.cfg.fusion.seeds), self.cfg.seed
+        return [(model, seed)] if n == 1 else [(f"{model}@seed{k}", seed + k) for k in range(n)]
     requires = ("align", "unimodal")
 
     def variant(self) -> str:
@@ -63,17 +70,19 @@ class FusionStage(Stage):
             jobs.append(("baseline/early", model_spec("temporal", features, align, tcfg, model="gru")))
         rows = []
         for name, spec in tqdm(jobs, desc="fusion", unit="model"):
-            record = fit(out.path / "runs" / name, align, spec, tcfg, self.cfg.seed, device, name=name)
-            rows.append({"model": name, "features": "+".join(features), **record["val"]})
+            records = {run: fit(out.path / "runs" / run, align, spec, tcfg, seed, device, name=run)
+                       for run, seed in self.members(name)}
+            scores = records[name]["val"] if name in records else self._ensemble(out, align, list(records), device)
+            rows.append({"model": name, "features": "+".join(features), "members": len(records), **scores})
         uni = list_runs(unimodal)
         untrained = [f for f in features if f"unimodal/{f}" not in uni]
         if cfg.baselines and untrained:
             log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
         elif cfg.baselines:
-            rows.append({"model": "baseline/late", "features": "+".join(features),
+            rows.append({"model": "baseline/late", "features": "+".join(features), "members": len(features),
                          **self._late(out, align, [uni[f"unimodal/{f}"] for f in features], features, device)})
         best = pd.read_csv(unimodal / "ranking.csv").iloc[0]
-        rows.append({"model": f"unimodal/{best['feature']}", "features": best["feature"],
+        rows.append({"model": f"unimodal/{best['feature']}", "features": best["feature"], "members": 1,
                      **{k: float(best[k]) for k in ("ccc_valence", "ccc_arousal", "p_va")}})
         if is_main():
             table = write_table(rows, out.path / "results.csv", "Fusion and baselines")
@@ -81,6 +90,19 @@ class FusionStage(Stage):
             out.mark_done({"features": features, "fold": tcfg.fold})
         barrier()
         return StageReport(self.name, out.path, "ran", processed=len(rows))
+
+    def _ensemble(self, out: StageDir, align, runs: list[str], device: str) -> dict[str, float]:
+        """Validation scores of the mean of ``runs``' predictions (the model stage 08 will predict)."""
+        from affect.report.ensemble import average
+        from affect.train.data import make_split
+        from affect.train.runs import predict_grid
+        from affect.train.trainer import validate
+
+        val = make_split(align, self.cfg.fusion.train.fold).validation
+        preds, problems = average([predict_grid(out.path / "runs" / run, align, val, device) for run in runs])
+        if problems:
+            raise RuntimeError(f"ensemble of {', '.join(runs)}: {problems}")
+        return validate(preds, align, val)
 
     def _late(self, out: StageDir, align, members, features: list[str], device: str) -> dict[str, float]:
         """The late-fusion baseline: a run folder naming its members; validation scores of their average."""

@@ -63,4 +63,5 @@ class FusionConfig:
     heads: int = 4  # attention heads
     modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
     baselines: bool = True  # also train early concatenation + GRU, and score late fusion (unimodal average)
+    seeds: int = 1  # train fusion and the early baseline this many times (seeds seed, seed+1, ...) and average them
     train: TrainConfig = field(default_factory=TrainConfig)

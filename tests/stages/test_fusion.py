@@ -1,6 +1,7 @@
 """Stage 07 `fusion`: the fusion model and both baselines train; a clip without audio predicts through masks."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from affect.config import load_config
 from affect.stages import RunOptions
@@ -31,3 +32,27 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
     members = [predict_grid(uni.output.path / "runs" / "unimodal" / f, aligned_done, ["c04"])["c04"] for f in ("face", "voice")]
     np.testing.assert_allclose(late, (members[0] + members[1]) / 2, atol=1e-6)
+
+
+def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done):
+    from affect.report.ensemble import group_runs
+    from affect.stages.fusion import FusionStage
+    from affect.train.data import make_split
+    from affect.train.runs import list_runs, predict_grid
+    from affect.train.trainer import validate
+
+    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]"])
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
+                                 "seed=5", "unimodal.features=[face,voice]", *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "e" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    runs = list_runs(stage.output.path)
+    assert list(runs) == ["baseline/early@seed0", "baseline/early@seed1", "baseline/late", "fusion@seed0", "fusion@seed1"]
+    assert list(group_runs(runs)) == ["baseline/early", "baseline/late", "fusion"]  # what stage 08 predicts
+    val = make_split(aligned_done).validation
+    members = [predict_grid(runs[f"fusion@seed{k}"], aligned_done, val) for k in (0, 1)]
+    assert not np.allclose(members[0][val[0]], members[1][val[0]])  # seeds 5 and 6: two different models
+    mean = {c: (members[0][c] + members[1][c]) / 2 for c in val}
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert results.loc["fusion", "members"] == 2 and results.loc["baseline/late", "members"] == 2
+    assert results.loc["fusion", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
