@@ -70,8 +70,11 @@ def build_report(
         "# Evaluation report",
         "CCC as the ABAW challenge computes it: population statistics over all valid frames of a split "
         "concatenated; P_VA = (CCC valence + CCC arousal) / 2. `raw` = the model's frame predictions, "
-        "`smoothed` = after the temporal smoothing of stage 08, whose windows were chosen on the validation "
-        "split's labels: smoothed validation figures are therefore optimistic (test labels are never used).",
+        "`smoothed` = after the temporal smoothing of stage 08, whose windows are chosen on the validation "
+        "split's labels (test labels are never used). So that a smoothed validation figure is not one the "
+        "window has seen, each validation video is scored smoothed with the windows chosen on the *other* "
+        "validation videos (leave one video out); the windows below, chosen on all of them, are those "
+        "applied to the test split and the submission files.",
         "## Scores",
         table(score_table(results), max_rows=1000),
         "Long format, one row per model, predictions and split: `results.csv`.",

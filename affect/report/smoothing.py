@@ -88,6 +88,7 @@ def choose(
     candidates_s: Sequence[float],
     kind: str = "mean",
     what: str = "validation",
+    quiet: bool = False,
 ) -> Smoothing:
     """The window per dimension maximising the global CCC over the given labelled clips.
 
@@ -114,6 +115,34 @@ def choose(
         values = np.array([s[f"ccc_{dim}"] for s in scores])
         chosen[dim] = candidates[int(np.nanargmax(values))] if np.isfinite(values).any() else 0.0
     result = Smoothing(kind, chosen, f"{what} ({len(clips)} clips)", scores)
-    log.info("smoothing (%s) chosen on %s: %s", kind, result.chosen_on,
+    (log.debug if quiet else log.info)("smoothing (%s) chosen on %s: %s", kind, result.chosen_on,
              ", ".join(f"{d} {chosen[d]:g} s" for d in DIMS))
     return result
+
+
+def held_out(
+    predictions: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    fps: Mapping[str, float],
+    video_of: Mapping[str, str],
+    candidates_s: Sequence[float],
+    kind: str = "mean",
+) -> dict[str, np.ndarray]:
+    """The labelled clips, each smoothed with the windows chosen on the *other videos'* clips.
+
+    Scoring ``choose``'s own clips after smoothing them with the window chosen on them is
+    optimistic (the window has seen those labels). Leaving one video out at a time (both
+    `_left`/`_right` clips of a video together) gives each clip a window chosen without it:
+    its score is what the chosen window would do on unseen clips. A video with no other
+    labelled video to choose on is left unsmoothed.
+    """
+    clips = [c for c in labels if c in predictions]
+    out: dict[str, np.ndarray] = {}
+    for video in sorted({video_of[c] for c in clips}):
+        others = {c: labels[c] for c in clips if video_of[c] != video}
+        smoothing = (choose(predictions, others, fps, candidates_s, kind, what="other videos", quiet=True)
+                     if others else Smoothing(kind, chosen_on="nothing (no other labelled video)"))
+        for c in clips:
+            if video_of[c] == video:
+                out[c] = smoothing.apply(predictions[c], fps[c])
+    return out

@@ -3,7 +3,9 @@
 ``<predict dir>/models.json``: {model: folder relative to the stage folder}; each model folder:
 ``raw.npz`` and ``final.npz`` (clip -> [frames, 2] float32; final = smoothed when smoothing
 is on, else raw), ``frames/<clip>.csv`` (final), ``submission_<split>.csv``,
-``smoothing.json``, ``info.json`` (members, clips, failures).
+``smoothing.json``, ``info.json`` (members, clips, failures), and when smoothing is on
+``heldout.npz``: the labelled validation clips smoothed with the windows chosen on the other
+validation videos (affect.report.smoothing.held_out), what stage 09 scores as "smoothed" there.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from affect.cache import atomic
 from affect.report.smoothing import Smoothing
 
 MODELS = "models.json"
+HELD_OUT = "heldout.npz"
 
 
 def folder_name(model: str) -> str:
@@ -46,6 +49,7 @@ class ModelOutput:
     final: dict[str, np.ndarray]
     smoothing: Smoothing
     info: dict
+    held_out: dict[str, np.ndarray]  # validation clips, smoothed without seeing their own labels ({} if none)
 
     @property
     def smoothed(self) -> bool:
@@ -54,8 +58,9 @@ class ModelOutput:
 
 def load_model(model: str, folder: Path) -> ModelOutput:
     info = json.loads((folder / "info.json").read_text())
+    held_out = load_arrays(folder / HELD_OUT) if (folder / HELD_OUT).is_file() else {}
     return ModelOutput(model, folder, load_arrays(folder / "raw.npz"), load_arrays(folder / "final.npz"),
-                       Smoothing.load(folder / "smoothing.json"), info)
+                       Smoothing.load(folder / "smoothing.json"), info, held_out)
 
 
 def read_models(predict_dir: Path) -> dict[str, Path]:

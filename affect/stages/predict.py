@@ -3,7 +3,9 @@
 Per model (runs ``<model>@<member>`` averaged when ``predict.ensemble``): grid predictions
 from ``predict_grid``, mapped onto each clip's frames (one row per manifest frame, also
 frames without a face or speech, clipped to [-1, 1]), a smoothing window chosen on the
-validation split's labels only, per-clip CSVs and one ABAW submission file per split.
+validation split's labels only, per-clip CSVs and one ABAW submission file per split; and the
+validation clips smoothed with windows chosen on the *other* validation videos (``heldout.npz``),
+which stage 09 scores, so that a smoothed validation score is not one the window has seen.
 A model folder appears whole; a rerun resumes at the first unfinished model.
 """
 from __future__ import annotations
@@ -22,8 +24,8 @@ from affect.data.manifest import load_labels, labels_path
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report.ensemble import average, group_runs
 from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
-from affect.report.smoothing import KINDS, Smoothing, choose
-from affect.report.store import MODELS, folder_name, save_arrays
+from affect.report.smoothing import KINDS, Smoothing, choose, held_out
+from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
 from affect.report.submission import write_clip_csv, write_submission
 from affect.stages.base import RunOptions, Stage, StageReport
 from affect.timegrid import Grid
@@ -36,7 +38,7 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 1
+    version = 2  # 2: heldout.npz, the validation clips smoothed with windows chosen on the other videos
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -143,10 +145,15 @@ class PredictStage(Stage):
         raw, problems = average(per_member)
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
-        smoothing = self.choose_smoothing(model, raw, val_labels, fps)
+        usable = self.usable_labels(model, raw, val_labels)
+        smoothing = self.choose_smoothing(raw, usable, fps)
         final = {c: smoothing.apply(v, fps[c]) for c, v in raw.items()}
         save_arrays(folder / "raw.npz", raw)
         save_arrays(folder / "final.npz", final)
+        if self.cfg.predict.smooth:  # the validation clips as unseen ones: windows chosen on the other videos
+            video_of = dict(zip(clips["clip"], clips["video"].astype(str)))
+            save_arrays(folder / HELD_OUT, held_out(raw, usable, fps, video_of, self.cfg.predict.smooth_windows,
+                                                    self.cfg.predict.smooth_kind))
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
             write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip])
@@ -195,15 +202,20 @@ class PredictStage(Stage):
                 errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
         return checked, errors
 
-    def choose_smoothing(self, model: str, raw: dict[str, np.ndarray], val_labels: dict[str, np.ndarray],
-                         fps: dict[str, float]) -> Smoothing:
-        cfg = self.cfg.predict
-        if not cfg.smooth:
-            return Smoothing(kind=cfg.smooth_kind, chosen_on="disabled (predict.smooth=false)")
+    @staticmethod
+    def usable_labels(model: str, raw: dict[str, np.ndarray], val_labels: dict[str, np.ndarray]) -> dict:
+        """The validation labels that smoothing may be chosen on: clips predicted frame for frame."""
         usable = {c: y for c, y in val_labels.items() if c in raw and len(y) == len(raw[c])}
         for c in set(val_labels) & set(raw) - set(usable):
             log.warning("predict: %s: clip %s left out of the smoothing choice: %d predicted frames, %d labels",
                         model, c, len(raw[c]), len(val_labels[c]))
+        return usable
+
+    def choose_smoothing(self, raw: dict[str, np.ndarray], usable: dict[str, np.ndarray],
+                         fps: dict[str, float]) -> Smoothing:
+        cfg = self.cfg.predict
+        if not cfg.smooth:
+            return Smoothing(kind=cfg.smooth_kind, chosen_on="disabled (predict.smooth=false)")
         return choose(raw, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="validation")
 
 

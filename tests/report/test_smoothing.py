@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from affect.report.smoothing import Smoothing, choose, smooth_series, window_frames
+from affect.report.smoothing import Smoothing, choose, held_out, smooth_series, window_frames
 
 
 @pytest.mark.parametrize("seconds,fps,frames", [(0, 25, 1), (0.04, 25, 1), (0.2, 25, 5), (1.0, 25, 25), (0.5, 30, 15),
@@ -59,3 +59,20 @@ def test_choice_depends_only_on_the_labels_given():
     labels["c2"] = -labels["c2"]  # a "test" clip's labels change: the choice does not
     assert choose(preds, val, fps, [0.2, 0.5, 1.0, 2.0]) == first
     assert choose(preds, {}, fps, [0.5]).window_s == {"valence": 0.0, "arousal": 0.0}
+
+
+def test_held_out_windows_never_see_the_clips_own_video():
+    preds, labels, fps = world(3, clips=4)
+    video_of = {"c0": "v0", "c1": "v0", "c2": "v2", "c3": "v3"}  # c0/c1: the _left/_right clips of one video
+    windows = [0.2, 0.5, 1.0, 2.0]
+    first = held_out(preds, labels, fps, video_of, windows)
+    assert set(first) == set(labels)
+    for c in labels:  # each clip is smoothed as the window chosen on the other videos' clips smooths it
+        others = {o: y for o, y in labels.items() if video_of[o] != video_of[c]}
+        np.testing.assert_array_equal(first[c], choose(preds, others, fps, windows).apply(preds[c], fps[c]))
+    changed = dict(labels, c0=-labels["c0"], c1=np.zeros_like(labels["c1"]))  # v0's own labels: no effect on v0
+    again = held_out(preds, changed, fps, video_of, windows)
+    for c in ("c0", "c1"):
+        np.testing.assert_array_equal(again[c], first[c])
+    one_video = held_out(preds, {c: labels[c] for c in ("c0", "c1")}, fps, video_of, windows)
+    np.testing.assert_array_equal(one_video["c0"], np.clip(preds["c0"], -1, 1))  # nothing else to choose on: unsmoothed
