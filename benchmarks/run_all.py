@@ -113,7 +113,8 @@ def gpu(args: argparse.Namespace) -> int:
     text = table(project(measured), device)
     text += ("\n\nvisual: `visual.batch_size=128 visual.workers=4`, every frame read from the crop store; "
              "speech: float32, `(amp)` under the library's float16 autocast (its default on CUDA); "
-             f"train: float32. Total {time.perf_counter() - start:.0f} s.")
+             "train: float32 and under float16 autocast (`train.amp`, its default on CUDA). "
+             f"Total {time.perf_counter() - start:.0f} s.")
     print("\n" + text)
     (args.out / "gpu_projection.md").write_text(text + "\n")
     (args.out / "gpu_results.json").write_text(json.dumps(measured, indent=1) + "\n")

@@ -40,6 +40,7 @@ class TrainConfig:
     loss: str = "pooled"  # pooled (CCC over all frames of the batch) | sequence (per window, averaged)
     fold: int = -1  # -1 = the corpus's own train/validation split; k = validate on prepare's fold k, train on the rest
     audio_frontend: str = "interp"  # interp (stage 05's pooled/interpolated grid) | conv (learned strided conv over sub-steps)
+    amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast + gradient scaling on CUDA (the CPU: float32)
     resume: bool = field(default=True, metadata=NOHASH)  # continue from a run's `last` checkpoint when one exists
     workers: int = field(default=0, metadata=NOHASH)  # data-loader processes
 

@@ -1,6 +1,7 @@
 """The training loop (nanoGPT-sized): one function, `fit`, for every regressor of stages 06 and 07.
 
-Masked CCC loss, AdamW, linear warm-up then cosine decay, gradient clipping, early stopping on
+Masked CCC loss, AdamW, linear warm-up then cosine decay, gradient clipping, float16 autocast
+with gradient scaling on CUDA (``train.amp``; the loss itself is float32/float64), early stopping on
 the validation split's global P_VA (whole clips, the challenge's metric), checkpoints
 ``last.pt`` / ``best.pt`` (model, optimizer, spec, train config, normalisation, epoch, step, best
 score, history; loaded with ``weights_only=True``), resume from ``last.pt``, seeds, a CSV log
@@ -145,6 +146,8 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
     model = build_model(spec).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    amp = bool(cfg.amp) and str(device).startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)  # disabled (CPU, amp off): every call passes through
     batches_per_epoch = max(1, len(data) // cfg.batch_size + (len(data) % cfg.batch_size >= world))
     total = cfg.epochs * batches_per_epoch
     state = {"epoch": -1, "step": 0, "best": -math.inf, "best_epoch": -1, "history": [], "bad_epochs": 0}
@@ -155,6 +158,8 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
             raise ValueError(f"{last} was trained with another model spec; remove it or set resume=false")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
+        if amp and ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
         state = {k: ckpt[k] for k in state}
         log.info("%s: resuming after epoch %d (best P_VA %.4f)", name, state["epoch"], state["best"])
     if rank == 0:
@@ -178,14 +183,18 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
             batch = to_device(batch, device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(state["step"], total, cfg)
-            loss, _ = train_loss(model(batch), batch["y"], batch["pad"], cfg.loss, world)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                pred = model(batch)
+            loss, _ = train_loss(pred.float(), batch["y"], batch["pad"], cfg.loss, world)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if world > 1:
+            scaler.scale(loss).backward()
+            if world > 1:  # summed before unscaling: every process then sees the same gradients (and infs)
                 allreduce_grads(params)
+            scaler.unscale_(opt)
             if cfg.clip_grad > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad)
-            opt.step()
+            scaler.step(opt)  # skipped when float16 gradients overflowed; the scale then shrinks
+            scaler.update()
             state["step"] += 1
             losses.append(float(loss.detach()))
         seconds = time.perf_counter() - start
@@ -205,7 +214,7 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
             state["bad_epochs"] += 1
         if rank == 0:
             ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "spec": spec, "train": asdict(cfg),
-                    "norm": norm, "seed": seed, "name": name, **state}
+                    "norm": norm, "seed": seed, "name": name, "scaler": scaler.state_dict() if amp else {}, **state}
             _save(last, ckpt)
             if improved:
                 _save(run_dir / "best.pt", ckpt)

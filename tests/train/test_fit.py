@@ -98,3 +98,22 @@ def test_bad_input_fails_before_training(aligned, tmp_path):
     (aligned / "clips" / "c04" / "grid.json").write_text(json.dumps({**info, "video": "v00"}))
     with pytest.raises(ValueError, match="video.*in both train and validation: v00"):
         make_split(aligned)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="float16 training needs CUDA")
+def test_float16_training_on_cuda_tracks_float32_and_resumes(aligned, tmp_path):
+    spec = _spec(aligned, "fusion")
+    full = fit(tmp_path / "fp32", aligned, spec, replace(CFG, amp=False), seed=2, device="cuda", name="fp32")
+    half = fit(tmp_path / "amp", aligned, spec, CFG, seed=2, device="cuda", name="amp")
+    ckpt = torch.load(tmp_path / "amp" / "last.pt", weights_only=True)
+    assert ckpt["scaler"]["scale"] > 0  # the gradient scaler's state is checkpointed
+    losses = np.array([[r["train_loss"] for r in run["history"]] for run in (full, half)])
+    assert np.isfinite(losses).all()
+    np.testing.assert_allclose(losses[1], losses[0], atol=0.05)  # float16 follows the float32 curve
+
+
+def test_amp_is_a_no_op_on_the_cpu(aligned, tmp_path):
+    spec = _spec(aligned, "fusion")
+    runs = [fit(tmp_path / str(amp), aligned, spec, replace(CFG, amp=amp), seed=2, name=str(amp)) for amp in (True, False)]
+    assert runs[0]["history"][-1]["train_loss"] == runs[1]["history"][-1]["train_loss"]
+    assert torch.load(tmp_path / "True" / "last.pt", weights_only=True)["scaler"] == {}
