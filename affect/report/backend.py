@@ -1,8 +1,8 @@
 """What stage 08 needs from training (stages 05-07), behind one small interface.
 
-``TrainBackend`` forwards to ``affect.train.runs`` (``list_runs``, ``predict_grid``) and
+``TrainBackend`` forwards to ``affect.train.runs`` (``list_runs``, ``predict_grid``, ``read_run``) and
 ``affect.train.aligned`` (``load_clip``), imported only when used; tests give the stage
-another backend with the same three methods.
+another backend with the same four methods (``train_clips`` reads each run's run.json).
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ class RunsBackend(Protocol):
     def grid(self, align_dir: Path, clip: str) -> tuple[Grid, int]:
         """The clip's grid and its number of steps, as stage 05 stored them."""
 
+    def train_clips(self, run_dir: Path) -> set[str]:
+        """The clips the run trained on (empty when the run does not say)."""
+
 
 class TrainBackend:
     """The real thing: affect.train.runs and affect.train.aligned."""
@@ -44,3 +47,11 @@ class TrainBackend:
 
         aligned = load_clip(align_dir, clip)  # memory-mapped: only grid.json and the small masks are read
         return Grid(float(aligned.hop)), int(aligned.steps)
+
+    def train_clips(self, run_dir: Path) -> set[str]:
+        from affect.train.runs import read_run
+
+        try:
+            return set(read_run(run_dir).get("train_clips", []))
+        except FileNotFoundError:  # not a finished run: predict_run reports it
+            return set()

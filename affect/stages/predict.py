@@ -131,7 +131,7 @@ class PredictStage(Stage):
         errors: list[dict[str, str]] = []
         fps = dict(zip(clips["clip"], clips["fps"].astype(float)))
         frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
-        per_member = []
+        per_member, trained_on = [], []
         for run, run_dir in members.items():
             grid_preds, run_errors = self.predict_run(run, run_dir, list(clips["clip"]), grids, device)
             errors += run_errors
@@ -142,7 +142,8 @@ class PredictStage(Stage):
                 except PredictionError as e:
                     errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e.message}"})
             per_member.append(mapped)
-        raw, problems = average(per_member)
+            trained_on.append(self.backend().train_clips(run_dir) if Path(run_dir).is_dir() else set())
+        raw, problems = average(per_member, trained_on)  # a clip: the members that held it out (cv folds)
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
         usable = self.usable_labels(model, raw, val_labels)

@@ -1,7 +1,9 @@
 """Stage 06 `unimodal`: one temporal regressor (gru | tcn | transformer) per aligned feature set.
 
-Each run lives in `runs/unimodal/<feature>/` (checkpoints, history.csv, run.json); the stage
-writes `ranking.csv` and `ranking.md`: feature sets by validation P_VA (global CCC). Runs are
+Each run lives in `runs/unimodal/<feature>/` (checkpoints, history.csv, run.json), or with
+`unimodal.train.cv` one per fold in `runs/unimodal/<feature>@fold<k>/` (affect.train.members);
+the stage writes `ranking.csv` and `ranking.md`: feature sets by validation P_VA (global CCC;
+with cv, out of fold over every labelled clip). Runs are
 resumable: a finished run is kept, an interrupted one continues from its `last.pt`.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ class UnimodalStage(Stage):
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         from affect.train.aligned import check_features, read_features
         from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table
+        from affect.train.members import plan_members, score_members
         from affect.train.trainer import fit, model_spec
 
         cfg, tcfg = self.cfg.unimodal, self.cfg.unimodal.train
@@ -40,15 +43,19 @@ class UnimodalStage(Stage):
         features = check_features(list(cfg.features), info)
         device = train_device(self.cfg.device)
         rows = []
+        runs = out.path / "runs"
         for name in tqdm(features, desc="unimodal", unit="feature set"):
             spec = model_spec("temporal", [name], align, tcfg, model=cfg.model)
-            record = fit(out.path / "runs" / "unimodal" / name, align, spec, tcfg, self.cfg.seed, device,
-                         name=f"unimodal/{name}")
-            rows.append({"feature": name, "modality": info[name]["modality"], **record["val"],
-                         "best_epoch": record["best_epoch"], "epochs": record["epochs_run"]})
+            members = plan_members(f"unimodal/{name}", align, tcfg, self.cfg.seed)
+            records = {m.run: fit(runs / m.run, align, spec, tcfg, m.seed, device, name=m.run, split=m.split)
+                       for m in members}
+            rows.append({"feature": name, "modality": info[name]["modality"],
+                         **score_members(runs, align, members, records, device), "runs": len(members),
+                         "best_epoch": "/".join(str(r["best_epoch"]) for r in records.values()),
+                         "epochs": "/".join(str(r["epochs_run"]) for r in records.values())})
         if is_main():
             table = write_table(rows, out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})")
             log.info("unimodal ranking:\n%s", table.to_string(index=False))
-            out.mark_done({"ranking": table["feature"].tolist(), "fold": tcfg.fold})
+            out.mark_done({"ranking": table["feature"].tolist(), "fold": tcfg.fold, "cv": tcfg.cv})
         barrier()
         return StageReport(self.name, out.path, "ran", processed=len(features))

@@ -39,6 +39,7 @@ class TrainConfig:
     dropout: float = 0.1  # dropout inside the model
     loss: str = "pooled"  # pooled (CCC over all frames of the batch) | sequence (per window, averaged)
     fold: int = -1  # -1 = the corpus's own train/validation split; k = validate on prepare's fold k, train on the rest
+    cv: bool = False  # k-fold cross-validation: one run per prepare fold (<model>@fold<k>), scored out of fold; test = their mean
     audio_frontend: str = "interp"  # interp (stage 05's pooled/interpolated grid) | conv (learned strided conv over sub-steps)
     amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast + gradient scaling on CUDA (the CPU: float32)
     resume: bool = field(default=True, metadata=NOHASH)  # continue from a run's `last` checkpoint when one exists

@@ -24,6 +24,21 @@ def test_average_needs_every_member():
     assert problems["c2"] == "predicted by 1 of 2 ensemble members" and "disagree" in problems["c3"]
 
 
+def test_a_member_never_predicts_a_clip_it_trained_on_while_another_held_it_out():
+    fold0 = {c: np.full((3, 2), 0.2, np.float32) for c in ("a", "b", "test")}  # trained on b, held out a
+    fold1 = {c: np.full((3, 2), 0.6, np.float32) for c in ("a", "b", "test")}  # trained on a, held out b
+    both = {c: np.full((3, 2), 1.0, np.float32) for c in ("a", "b", "test")}  # trained on a and b
+    out, problems = average([fold0, fold1], [{"b"}, {"a"}])
+    assert not problems
+    assert np.allclose(out["a"], 0.2) and np.allclose(out["b"], 0.6)  # out of fold
+    assert np.allclose(out["test"], 0.4)  # no member trained on it: all of them
+    out, _ = average([fold0, both], [{"b"}, {"a", "b"}])
+    assert np.allclose(out["b"], 0.6)  # every member trained on b: all of them again
+    out, problems = average([{"a": fold0["a"], "b": fold0["b"]}, {"b": fold1["b"]}], [{"a"}, set()])
+    assert problems == {"a": "predicted by 0 of 1 ensemble members"}  # the member that held a out did not predict it
+    assert np.allclose(out["b"], 0.4)
+
+
 def test_submission_rows_in_the_given_order(tmp_path):
     preds = {"b": np.full((3, 2), 0.25, np.float32), "a": np.array([[0.1, -0.2], [0.3, 0.4]], np.float32)}
     table, missing = submission_table(["b", "zz", "a"], preds)

@@ -104,6 +104,9 @@ class FakeBackend:
         g = json.loads(path.read_text())
         return Grid(g["hop"]), g["steps"]
 
+    def train_clips(self, run_dir: Path) -> set[str]:
+        return set(json.loads((Path(run_dir) / "run.json").read_text()).get("train_clips", []))
+
     def predict_grid(self, run_dir: Path, align_dir: Path, clips, device: str = "cpu") -> dict[str, np.ndarray]:
         self.calls.append((Path(run_dir).name, tuple(clips)))
         ckpt = Path(run_dir) / "checkpoint.json"

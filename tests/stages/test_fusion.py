@@ -56,3 +56,52 @@ def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done)
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
     assert results.loc["fusion", "members"] == 2 and results.loc["baseline/late", "members"] == 2
     assert results.loc["fusion", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
+
+
+def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path, aligned_done):
+    from affect.stages.fusion import FusionStage
+    from affect.train.aligned import load_clip
+    from affect.train.runs import list_runs, predict_grid
+    from affect.train.trainer import validate
+
+    cv = ["unimodal.features=[face,voice]", "unimodal.train.cv=true"]
+    uni = run_unimodal(tmp_path, aligned_done, cv)
+    runs = list_runs(uni.output.path)
+    assert list(runs) == [f"unimodal/{f}@fold{k}" for f in ("face", "voice") for k in (0, 1)]
+    fold_of = {c: load_clip(aligned_done, c, features=[]).info["fold"] for c in (f"c{i:02d}" for i in range(6))}
+    for k in (0, 1):  # fold k's run trained on the other fold only
+        assert set(read_run_json(runs[f"unimodal/face@fold{k}"])["train_clips"]) == {c for c, f in fold_of.items() if f != k}
+    out_of_fold = {}
+    for k in (0, 1):
+        out_of_fold.update(predict_grid(runs[f"unimodal/face@fold{k}"], aligned_done,
+                                        [c for c, f in fold_of.items() if f == k]))
+    ranking = pd.read_csv(uni.output.path / "ranking.csv").set_index("feature")
+    assert set(out_of_fold) == set(fold_of)  # every labelled clip, train and validation split alike
+    assert ranking.loc["face", "p_va"] == pytest.approx(validate(out_of_fold, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
+                                 *cv, "fusion.train.cv=true", *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "d" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    runs = list_runs(stage.output.path)
+    assert [r for r in runs if r.startswith("fusion")] == [f"fusion@fold{k}-seed{s}" for k in (0, 1) for s in (0, 1)]
+    assert [r for r in runs if r.startswith("baseline/late")] == ["baseline/late@fold0", "baseline/late@fold1"]
+    fused = {}
+    for k in (0, 1):
+        clips = [c for c, f in fold_of.items() if f == k]
+        members = [predict_grid(runs[f"fusion@fold{k}-seed{s}"], aligned_done, clips) for s in (0, 1)]
+        fused.update({c: (members[0][c] + members[1][c]) / 2 for c in clips})
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert results.loc["fusion", "members"] == 4
+    assert results.loc["fusion", "p_va"] == pytest.approx(validate(fused, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+
+    mixed = load_config(overrides=[f"cache_root={tmp_path / 'cache2'}", "device=cpu", *cv])  # fusion without cv
+    with pytest.raises(ValueError, match="cv=False but the unimodal runs used fold=-1 cv=True"):
+        on_fake_upstream(FusionStage, mixed, {"align": aligned_done, "unimodal": uni.output.path}, "c" * 64).execute(
+            None, RunOptions())
+
+
+def read_run_json(run_dir):
+    import json
+
+    return json.loads((run_dir / "run.json").read_text())

@@ -1,0 +1,76 @@
+"""Several trainings of one model, scored as one: seeds and cross-validation folds.
+
+A model (``fusion``, ``unimodal/egemaps``...) is one run, or several runs named
+``<model>@<member>``: ``@seed<k>`` with N seeds (seed = base seed + k), ``@fold<k>`` with
+``train.cv`` (one run per fold of stage 00's folds, trained on the other folds and validated on
+fold k), ``@fold<k>-seed<j>`` with both. Its validation score is that of the mean prediction of
+the runs that held each clip out: with ``cv`` every labelled clip is predicted by the runs of
+the fold that left it out (out of fold), and the global CCC runs over all of them. Stage 08
+predicts the same way (a run never predicts a clip it trained on while another member can) and
+averages every fold's runs on the test split.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affect.train.aligned import list_clips, load_clip
+from affect.train.config import TrainConfig
+from affect.train.data import Split, make_split
+
+
+@dataclass
+class Member:
+    run: str  # run name, also its folder under the stage's runs/
+    seed: int
+    split: Split
+
+
+def fold_ids(align_dir: Path) -> list[int]:
+    """The folds of stage 00 present in stage 05's clips (test clips have none); ValueError under 2."""
+    folds = sorted({int(f) for c in list_clips(align_dir)
+                    if (f := load_clip(align_dir, c, features=[]).info.get("fold")) is not None})
+    if len(folds) < 2:
+        raise ValueError(f"train.cv needs at least 2 folds of labelled clips in {align_dir}, found {folds} "
+                         "(prepare.folds)")
+    return folds
+
+
+def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds: int = 1) -> list[Member]:
+    """The runs that make up ``model``: one per (fold with ``cfg.cv``) x (seed of ``seeds``)."""
+    folds: list[int | None] = list(fold_ids(align_dir)) if cfg.cv else [None]
+    out = []
+    for fold in folds:
+        split = make_split(align_dir, cfg.fold if fold is None else fold)
+        for k in range(max(1, seeds)):
+            tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
+            out.append(Member(f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
+    return out
+
+
+def held_out_predictions(runs_dir: Path, align_dir: Path, members: list[Member], device: str) -> dict[str, np.ndarray]:
+    """Each validation clip of the members' splits, predicted by the mean of the runs that held it out."""
+    from affect.train.runs import predict_grid
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for m in members:
+        groups.setdefault(tuple(m.split.validation), []).append(m.run)
+    out: dict[str, np.ndarray] = {}
+    for clips, runs in groups.items():
+        preds = [predict_grid(runs_dir / run, align_dir, list(clips), device) for run in runs]
+        out.update({c: np.mean([p[c] for p in preds], axis=0).astype(np.float32) for c in clips})
+    return out
+
+
+def score_members(runs_dir: Path, align_dir: Path, members: list[Member], records: dict[str, dict],
+                  device: str) -> dict[str, float]:
+    """Global CCC V/A and P_VA of the model the members make (one run: its own best-epoch record)."""
+    from affect.train.trainer import validate
+
+    if len(members) == 1 and members[0].run in records:
+        return records[members[0].run]["val"]
+    preds = held_out_predictions(runs_dir, align_dir, members, device)
+    return validate(preds, align_dir, sorted(preds))
+
