@@ -41,6 +41,8 @@ def test_runs_listed_predicted_and_mapped_to_every_frame(tmp_path):
     backend = TrainBackend()
     runs = backend.list_runs(stage_dir)
     assert list(runs) == ["unimodal/face"]
+    assert backend.train_clips(runs["unimodal/face"]) == {"c0", "c1"}  # what stage 08's out-of-fold rule reads
+    assert backend.train_clips(tmp_path / "not-a-run") == set()
     clips = ["c2", "c3"]
     preds = backend.predict_grid(runs["unimodal/face"], align, clips, "cpu")
     for clip in clips:
