@@ -75,12 +75,13 @@ class FusionStage(Stage):
             rows.append({"model": name, "features": "+".join(features), "members": len(members),
                          **score_members(runs, align, members, records, device)})
         uni = list_runs(unimodal)
-        untrained = [f for f in features if f"unimodal/{f}" not in uni and f"unimodal/{f}@fold0" not in uni]
+        late = plan_members("baseline/late", align, tcfg, self.cfg.seed)  # one per fold with cv
+        untrained = sorted({f for f in features for m in late if f"unimodal/{f}{m.tag}" not in uni})
         if cfg.baselines and untrained:
             log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
         elif cfg.baselines:
             rows.append({"model": "baseline/late", "features": "+".join(features), "members": len(features),
-                         **self._late(out, align, uni, features, device)})
+                         **self._late(out, align, late, uni, features, device)})
         best = pd.read_csv(unimodal / "ranking.csv").iloc[0]
         rows.append({"model": f"unimodal/{best['feature']}", "features": best["feature"], "members": 1,
                      **{k: float(best[k]) for k in ("ccc_valence", "ccc_arousal", "p_va")}})
@@ -91,19 +92,17 @@ class FusionStage(Stage):
         barrier()
         return StageReport(self.name, out.path, "ran", processed=len(rows))
 
-    def _late(self, out: StageDir, align, uni: dict, features: list[str], device: str) -> dict[str, float]:
+    def _late(self, out: StageDir, align, members, uni: dict, features: list[str], device: str) -> dict[str, float]:
         """The late-fusion baseline: run folders naming their members (the unimodal runs of the same
         split: one, or one per fold with cv); validation scores of their average."""
         from affect.train.harness import barrier, is_main
-        from affect.train.members import plan_members, score_members
+        from affect.train.members import score_members
 
-        members = plan_members("baseline/late", align, self.cfg.fusion.train, self.cfg.seed)
         for m in members:
-            tag = m.run[len("baseline/late"):]  # "" or "@fold<k>": the unimodal runs of the same split
             run_dir = out.path / "runs" / m.run
             record = {"name": m.run, "kind": "late", "features": features, "train_clips": m.split.train,
                       "validation_clips": m.split.validation,
-                      "members": [os.path.relpath(uni[f"unimodal/{f}{tag}"], run_dir) for f in features]}
+                      "members": [os.path.relpath(uni[f"unimodal/{f}{m.tag}"], run_dir) for f in features]}
             if is_main():
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_json(run_dir / "run.json", record)

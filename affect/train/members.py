@@ -23,9 +23,15 @@ from affect.train.data import Split, make_split
 
 @dataclass
 class Member:
+    model: str  # the model this run is a member of
     run: str  # run name, also its folder under the stage's runs/
     seed: int
     split: Split
+
+    @property
+    def tag(self) -> str:
+        """What the run name adds to the model's: '' or '@fold<k>...'."""
+        return self.run[len(self.model):]
 
 
 def fold_ids(align_dir: Path) -> list[int]:
@@ -46,7 +52,7 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
         split = make_split(align_dir, cfg.fold if fold is None else fold)
         for k in range(max(1, seeds)):
             tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
-            out.append(Member(f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
+            out.append(Member(model, f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
     return out
 
 
@@ -73,4 +79,3 @@ def score_members(runs_dir: Path, align_dir: Path, members: list[Member], record
         return records[members[0].run]["val"]
     preds = held_out_predictions(runs_dir, align_dir, members, device)
     return validate(preds, align_dir, sorted(preds))
-
