@@ -142,7 +142,7 @@ class PredictStage(Stage):
                 except PredictionError as e:
                     errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e.message}"})
             per_member.append(mapped)
-            trained_on.append(self.backend().train_clips(run_dir) if Path(run_dir).is_dir() else set())
+            trained_on.append(self.backend().train_clips(run_dir))
         raw, problems = average(per_member, trained_on)  # a clip: the members that held it out (cv folds)
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]

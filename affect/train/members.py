@@ -57,16 +57,15 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
 
 
 def held_out_predictions(runs_dir: Path, align_dir: Path, members: list[Member], device: str) -> dict[str, np.ndarray]:
-    """Each validation clip of the members' splits, predicted by the mean of the runs that held it out."""
+    """Each validation clip of the members' splits, predicted by the mean of the runs that held it out
+    (stage 08's own rule, affect.report.ensemble.average, on the runs' training clips)."""
+    from affect.report.ensemble import average
     from affect.train.runs import predict_grid
 
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for m in members:
-        groups.setdefault(tuple(m.split.validation), []).append(m.run)
-    out: dict[str, np.ndarray] = {}
-    for clips, runs in groups.items():
-        preds = [predict_grid(runs_dir / run, align_dir, list(clips), device) for run in runs]
-        out.update({c: np.mean([p[c] for p in preds], axis=0).astype(np.float32) for c in clips})
+    preds = [predict_grid(runs_dir / m.run, align_dir, m.split.validation, device) for m in members]
+    out, problems = average(preds, [set(m.split.train) for m in members])
+    if problems:
+        raise RuntimeError(f"{members[0].model}: members without predictions: {problems}")
     return out
 
 

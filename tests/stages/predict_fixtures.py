@@ -105,7 +105,8 @@ class FakeBackend:
         return Grid(g["hop"]), g["steps"]
 
     def train_clips(self, run_dir: Path) -> set[str]:
-        return set(json.loads((Path(run_dir) / "run.json").read_text()).get("train_clips", []))
+        path = Path(run_dir) / "run.json"
+        return set(json.loads(path.read_text()).get("train_clips", [])) if path.is_file() else set()
 
     def predict_grid(self, run_dir: Path, align_dir: Path, clips, device: str = "cpu") -> dict[str, np.ndarray]:
         self.calls.append((Path(run_dir).name, tuple(clips)))
