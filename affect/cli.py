@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                "other commands:\n  run        a range of stages: affect run --stage prepare --stop-stage faces\n"
                "  status     where each stage stands for a config: affect status -c pipelines/conf/demo.yaml\n"
                "  synth      write a synthetic Aff-Wild2-style corpus\n"
-               "  weights    list backbones, fetch their weights: affect weights fetch clip-vit-l14")
+               "  weights    list backbones, fetch their weights: affect weights fetch clip-vit-l14\n"
+               "  export     a trained model as a bundle: affect export -c CONFIG --out model.bundle\n"
+               "  infer      a bundle on any videos: affect infer model.bundle VIDEO_OR_FOLDER... --out DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in stage_names():
         p = sub.add_parser(name, help=DESCRIPTIONS[name], description=f"Stage {DESCRIPTIONS[name]}.",
@@ -93,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--snr-db", type=float, default=10.0, help="speech-to-noise ratio of the audio (default: 10)")
     p.add_argument("--cropped-aligned", action="store_true", help="also write cropped_aligned/ face crops")
+    from affect.infer.commands import add_parsers
+
+    add_parsers(sub, _config_options)
     return parser
 
 
@@ -147,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_stages(stage_range(args.stage, args.stop_stage), args)
         if args.command == "status":
             return show_status(args)
+        if args.command in ("export", "infer"):
+            from affect.infer import commands
+
+            return commands.run_export(args) if args.command == "export" else commands.run_infer(args)
         if args.command == "weights":
             from affect.backbones.weights import fetch_many, weights_table
 

@@ -30,10 +30,14 @@ def stage_fingerprint(stage: str, version: int, config: dict[str, Any], inputs: 
 
 
 def files_fingerprint(root: Path, paths: Iterable[Path]) -> str:
-    """Hash of (relative path, size, mtime) of each file: cheap, and changes when a file does."""
+    """Hash of (path, size, mtime) of each file: cheap, and changes when a file does.
+
+    Paths are relative to `root`; a file outside it (a clip list naming videos elsewhere, as
+    `affect infer` writes) enters with its absolute path."""
     root = root.resolve()
     rows = []
     for p in sorted(Path(p).resolve() for p in paths):
         st = p.stat()
-        rows.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+        name = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
+        rows.append((name, st.st_size, st.st_mtime_ns))
     return digest(rows)
