@@ -60,7 +60,13 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--out", type=Path, default=Path("features/benchmarks/infer"))
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steady figures on a shared machine; "
+                                                          "0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     train = args.out / f"train-seed{args.train_seed}-{args.clips}x{args.seconds:g}s"
     test = args.out / f"test-seed{args.test_seed}-{args.clips}x{args.seconds:g}s"
     for corpus, seed in ((train, args.train_seed), (test, args.test_seed)):

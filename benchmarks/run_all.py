@@ -40,6 +40,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "speech": ("speech_bench.py", ["--minutes", "1", "2"]),
     "train": ("train_bench.py", ["--clips", "16", "--seconds", "45", "--windows", "64", "--memory", ""]),
     "pipeline": ("pipeline_bench.py", []),  # stages 00-09 on 32 generated clips x 20 s: ~8 min, then cached
+    "infer": ("infer_bench.py", []),  # demo-sized model exported, `affect infer` on another seed's corpus
 }
 # --gpu: (name, group for --only, script, arguments), sized to fit ~8 min on an H200 with the model builds
 GPU_VISUAL = ["--only", "speed", "--device", "cuda", "--frames", "1024", "--batch", "128", "--workers", "4",

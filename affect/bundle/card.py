@@ -8,6 +8,10 @@ def _score(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, (int, float)) else "n/a"
 
 
+def _pairs(section: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in section.items())
+
+
 def model_card(info: dict[str, Any], members: dict[str, dict[str, Any]]) -> str:
     """Markdown: what the model is, what it was trained and selected on, how it scored, what it needs."""
     t = info["training"]
@@ -43,8 +47,9 @@ def model_card(info: dict[str, Any], members: dict[str, dict[str, Any]]) -> str:
         lines.append(f"| {name} | {r['modality']} | {r['dim']} | {weights} (tag `{r['weights_tag']}`) | {sha} |")
     s = info["smoothing"]
     lines += ["", "## Processing", "",
-              f"- faces: {info['settings']['faces']}", f"- audio: {info['settings']['audio']}",
-              f"- grid: {info['settings']['align']}",
+              f"- faces (stage 01): {_pairs(info['settings']['faces'])}",
+              f"- audio (stage 03): {_pairs(info['settings']['audio'])}",
+              f"- grid (stage 05): {_pairs(info['settings']['align'])}",
               f"- smoothing ({s['kind']}): " + ", ".join(f"{d} {w:g} s" for d, w in s["window_s"].items())
               + f", chosen on {s.get('chosen_on') or 'nothing'}",
               "", "The full training config is `config.yaml`; `affect infer` runs stages 01-05 with it.", "",

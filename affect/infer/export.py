@@ -89,7 +89,7 @@ def export_bundle(cfg: Config, out: Path, model: str = "fusion", command: str = 
     """Write `model` of the finished config `cfg` as a bundle at `out` (folder, or .tar); returns `out`."""
     from affect.bundle.card import model_card
     from affect.bundle.features import feature_record, weights_tag
-    from affect.bundle.format import BUNDLE_VERSION, package_version, write_bundle
+    from affect.bundle.format import BUNDLE_VERSION, open_bundle, package_version, write_bundle
     from affect.data.manifest import read_manifest
     from affect.report.store import read_models
     from affect.train.aligned import read_features
@@ -135,6 +135,7 @@ def export_bundle(cfg: Config, out: Path, model: str = "fusion", command: str = 
     }
     card = model_card({**info, "version": BUNDLE_VERSION}, members)
     path = write_bundle(Path(out), info, members, to_yaml(cfg), card)
+    open_bundle(path)  # what was written reads back whole
     random_sets = [n for n, r in features.items() if r["random"]]
     log.info("export: %s (%d member(s), features %s) -> %s%s", model, len(members), ", ".join(used), path,
              f"; RANDOM weights: {', '.join(random_sets)}" if random_sets else "")

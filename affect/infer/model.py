@@ -41,6 +41,7 @@ class VideoResult:
     fps: float
     has_audio: bool
     corpus: VideoCorpus
+    faces_file: Path  # stage 01's faces.npz of this clip (found, box, landmarks per frame)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (and "predict")
     notes: list[str] = field(default_factory=list)
 
@@ -141,9 +142,10 @@ class InferenceModel:
         except PredictionError as e:
             raise VideoFailed(f"{path}: {e.message}") from None
         corpus.timings["predict"] = time.perf_counter() - start
-        face = self._face(align.upstream("faces"), corpus.clip)
+        faces = align.upstream("faces")
+        face = self._face(faces, corpus.clip)
         result = VideoResult(path, side, video_table(pred.final, fps, face), fps, bool(row["has_audio"]), corpus,
-                             dict(corpus.timings))
+                             faces.output.clip_dir(corpus.clip) / "faces.npz", dict(corpus.timings))
         if not result.has_audio and self.sets("speech"):
             result.notes.append("no audio track: the voice's feature sets are masked, predictions from the face")
             log.warning("%s: %s", path, result.notes[-1])

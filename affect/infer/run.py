@@ -83,16 +83,12 @@ def write_outputs(result: VideoResult, out: Path, name: str, render: bool) -> No
     write_video_csv(out / f"{name}.csv", result.table)
     plot_trace(out / f"{name}.png", result.table, f"{result.video.name}" + (f" [{result.side}]" if result.side else ""))
     if render:
-        from affect.face.extract import FACES_NAME
         from affect.video.annotate import render_annotated
 
-        faces = result.corpus.cache_root / result.corpus.name
-        npz = next(faces.glob(f"faces/*/clips/{result.corpus.clip}/{FACES_NAME}"), None)
         n = len(result.table)
         boxes = np.full((n, 4), np.nan, np.float32)
-        if npz is not None:
-            with np.load(npz) as z:
-                boxes[: min(n, len(z["box"]))] = z["box"][:n]
+        with np.load(result.faces_file) as z:
+            boxes[: min(n, len(z["box"]))] = z["box"][:n]
         render_annotated(result.video, out / f"{name}.mp4", result.table[["valence", "arousal"]].to_numpy(),
                          result.table["face"].to_numpy().astype(bool), boxes, result.fps)
 

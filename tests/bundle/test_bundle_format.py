@@ -116,3 +116,26 @@ def test_import_affect_and_the_bundle_package_stay_light():
             "print(sorted(m for m in ('torch', 'matplotlib', 'affect.stages.faces') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == "[]"
+
+
+def test_one_video_corpus_names_side_and_key(tmp_path):
+    from affect.config import Config
+    from affect.data.sources import csv_sources
+    from affect.infer.corpus import clip_id, make_corpus, point_config
+
+    video = tmp_path / "my videos" / "Interview #3.mp4"
+    video.parent.mkdir()
+    video.write_bytes(b"x" * 3000)
+    left = make_corpus(video, "left", tmp_path / "cache")
+    assert clip_id("Interview #3", None) == "Interview__3" and left.clip == "Interview__3_left"
+    assert left.name.startswith("Interview__3-") and left.cache_root == (tmp_path / "cache" / "infer").resolve()
+    cfg = point_config(Config(), left)
+    sources, problems = csv_sources(left.root, cfg.corpus)
+    assert problems == [] and [(s.clip, s.side, s.split, s.video_path) for s in sources] == \
+        [("Interview__3_left", "left", "test", video.resolve())]
+    mtime = (left.root / "clips.csv").stat().st_mtime_ns
+    again = make_corpus(video, "left", tmp_path / "cache")  # the same video: the same corpus, the list untouched
+    assert again.name == left.name and (left.root / "clips.csv").stat().st_mtime_ns == mtime
+    assert make_corpus(video, None, tmp_path / "cache").root != left.root
+    video.write_bytes(b"y" * 3000)
+    assert make_corpus(video, "left", tmp_path / "cache").name != left.name  # other content, other key
