@@ -107,7 +107,7 @@ def _find_weights(name: str, rec: dict[str, Any]) -> tuple[Path | None, str | No
                   else checkpoint_dir(name) / recorded.name]
     differed = None
     seen: set[Path] = set()
-    for i, path in enumerate([*candidates, None]):
+    for path in [*candidates, None]:
         if path is None:  # last resort: the backbone's own resolver (library cache, a packaged model file)
             path = _resolved_here(name, rec["weights_tag"])
             if path is None:
