@@ -64,7 +64,8 @@ class VideoCorpus:
     cache_root: Path  # the config's cache_root for this corpus: <cache>/infer
     name: str  # corpus name: its stage folders are <cache_root>/<name>/<stage>/
     clip: str
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per stage (all its threads)
 
     @property
     def root(self) -> Path:
@@ -128,9 +129,10 @@ def run_feature_stages(cfg: Config, corpus: VideoCorpus, command: str = "",
     stage = first
     for name in FEATURE_STAGES:
         stage = first.upstream(name)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         stage.run(opts)
         corpus.timings[name] = corpus.timings.get(name, 0.0) + time.perf_counter() - start
+        corpus.cpu[name] = corpus.cpu.get(name, 0.0) + time.process_time() - cpu
         why = clip_failure(stage, corpus.clip)
         if why is not None:
             raise VideoFailed(why)

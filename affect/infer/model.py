@@ -42,7 +42,8 @@ class VideoResult:
     has_audio: bool
     corpus: VideoCorpus
     faces_file: Path  # stage 01's faces.npz of this clip (found, box, landmarks per frame)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage (and "predict")
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage (and "predict")
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of this process per stage (and "predict")
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -136,16 +137,18 @@ class InferenceModel:
         align = run_feature_stages(cfg, corpus, self.command, after=lambda s: self._after_stage(s, corpus))
         row = align.manifest.set_index("clip").loc[corpus.clip]
         fps, frames = float(row["fps"]), int(row["frames"])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             pred = predict_aligned(self.bundle, align.output.path, corpus.clip, frames, fps, self.device)
         except PredictionError as e:
             raise VideoFailed(f"{path}: {e.message}") from None
         corpus.timings["predict"] = time.perf_counter() - start
+        corpus.cpu["predict"] = time.process_time() - cpu
         faces = align.upstream("faces")
         face = self._face(faces, corpus.clip)
         result = VideoResult(path, side, video_table(pred.final, fps, face), fps, bool(row["has_audio"]), corpus,
-                             faces.output.clip_dir(corpus.clip) / "faces.npz", dict(corpus.timings))
+                             faces.output.clip_dir(corpus.clip) / "faces.npz", dict(corpus.timings),
+                             dict(corpus.cpu))
         if not result.has_audio and self.sets("speech"):
             result.notes.append("no audio track: the voice's feature sets are masked, predictions from the face")
             log.warning("%s: %s", path, result.notes[-1])

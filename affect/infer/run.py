@@ -132,7 +132,8 @@ def infer_videos(model: InferenceModel, paths: Sequence[str | Path], out: Path, 
                      t["valence"].mean(), t["arousal"].mean(), out / name, seconds,
                      f"; {'; '.join(result.notes)}" if result.notes else "")
             rows.append({**_row(video, name, side, result, seconds),
-                         **{f"seconds_{k}": round(v, 3) for k, v in result.timings.items()}})
+                         **{f"seconds_{k}": round(v, 3) for k, v in result.timings.items()},
+                         **{f"cpu_{k}": round(v, 3) for k, v in result.cpu.items()}})
     write_summary(out / SUMMARY, rows)
     failed = sum(r["status"] != "ok" for r in rows)
     log.info("infer: %d of %d video(s) predicted, %d failed; summary %s", len(rows) - failed, len(rows), failed,
