@@ -1,4 +1,12 @@
-"""The manifest of clips written by stage 00 and read by every later stage."""
+"""The manifest of clips written by stage 00 and read by every later stage, and the clips it rejected.
+
+`manifest.csv`: one row per usable clip. `rejected.csv`: one row per clip stage 00 left out
+(REJECTED_COLUMNS: the clip, its split, the file at fault, the reason, and the frame count of
+its video when the video could be read, else empty), so that no later stage loses it silently.
+`frame_times/<clip>.npy`: every frame's presentation time (s from the first frame) of a clip
+whose video has a variable frame rate (`frame_clock` = "variable"); absent for the others.
+"""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +19,10 @@ COLUMNS = [
     "clip", "video", "side", "split", "fold", "video_path", "label_path", "crops_dir",
     "fps", "video_frames", "label_frames", "frames", "duration", "has_audio", "audio_rate",
     "width", "height", "invalid_frames", "count_diff", "reconcile",
+    "header_frames", "video_start", "audio_start", "frame_clock", "clock_offset_ms",
 ]
+REJECTED = "rejected.csv"
+REJECTED_COLUMNS = ["clip", "split", "video", "file", "reason", "video_frames"]
 
 
 def read_manifest(stage_dir: Path) -> pd.DataFrame:
@@ -19,6 +30,21 @@ def read_manifest(stage_dir: Path) -> pd.DataFrame:
     for col in ("side", "label_path", "crops_dir"):
         table[col] = table[col].replace("", None)
     return table
+
+
+def read_rejected(stage_dir: Path) -> pd.DataFrame:
+    """The clips stage 00 left out (empty table when it left none out, or predates the file)."""
+    path = stage_dir / REJECTED
+    if not path.is_file():
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    table = pd.read_csv(path, dtype={"clip": str, "split": str, "video": str, "file": str, "reason": str},
+                        keep_default_na=False, na_values={"video_frames": [""]})
+    table["video_frames"] = table["video_frames"].astype("Int64")
+    return table
+
+
+def frame_times_path(stage_dir: Path, clip: str) -> Path:
+    return stage_dir / "frame_times" / f"{clip}.npy"
 
 
 def labels_path(stage_dir: Path, clip: str) -> Path:

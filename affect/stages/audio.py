@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class AudioStage(ClipStage):
     name = "audio"
     number = 3
-    version = 1
+    version = 2  # 2: audio on the clip clock (time 0 = first video frame), not the container's
 
     def variant(self) -> str:
         return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}"
