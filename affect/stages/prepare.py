@@ -85,6 +85,7 @@ class PrepareStage(Stage):
             log.warning("prepare: %d video(s) that no split uses (no label file, not in the test list): %s",
                         len(unused), ", ".join(unused))
         first_file: dict[str, str] = {}
+        accepted: set[str] = set()
         rows: list[dict[str, Any]] = []
         if opts.limit is not None:
             log.info("prepare: reads the whole corpus (folds and manifest do not depend on --limit %d)", opts.limit)
@@ -92,6 +93,9 @@ class PrepareStage(Stage):
             origin = str(src.label_path or src.video_path)
             if src.clip in first_file:
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
+                if src.clip not in accepted:  # its first occurrence was rejected as well: the clip is lost
+                    rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": origin,
+                                     "reason": err["error"], "video_frames": self.countable_frames(src)})
             else:
                 first_file[src.clip] = origin
                 try:
@@ -101,6 +105,7 @@ class PrepareStage(Stage):
                     if times is not None:
                         atomic.save_npy(frame_times_path(out.path, src.clip), times)
                     rows.append(row)
+                    accepted.add(src.clip)
                     continue
                 except ClipError as e:
                     err = {"clip": src.clip, "file": str(e.file), "error": e.message}
