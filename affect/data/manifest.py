@@ -2,7 +2,8 @@
 
 `manifest.csv`: one row per usable clip. `rejected.csv`: one row per clip stage 00 left out
 (REJECTED_COLUMNS: the clip, its split, the file at fault, the reason, and the frame count of
-its video when the video could be read, else empty), so that no later stage loses it silently.
+its video when the video could be read, else empty; `position`: how many of its split's manifest
+clips came before it in stage 00's list, e.g. the test list), so that no later stage loses it.
 `frame_times/<clip>.npy`: every frame's presentation time (s from the first frame) of a clip
 whose video has a variable frame rate (`frame_clock` = "variable"); absent for the others.
 """
@@ -22,7 +23,7 @@ COLUMNS = [
     "header_frames", "video_start", "audio_start", "frame_clock", "clock_offset_ms",
 ]
 REJECTED = "rejected.csv"
-REJECTED_COLUMNS = ["clip", "split", "video", "file", "reason", "video_frames"]
+REJECTED_COLUMNS = ["clip", "split", "video", "file", "reason", "video_frames", "position"]
 
 
 def read_manifest(stage_dir: Path) -> pd.DataFrame:
@@ -38,8 +39,9 @@ def read_rejected(stage_dir: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=REJECTED_COLUMNS)
     table = pd.read_csv(path, dtype={"clip": str, "split": str, "video": str, "file": str, "reason": str},
-                        keep_default_na=False, na_values={"video_frames": [""]})
-    table["video_frames"] = table["video_frames"].astype("Int64")
+                        keep_default_na=False, na_values={"video_frames": [""], "position": [""]})
+    for col in ("video_frames", "position"):
+        table[col] = (table[col] if col in table else pd.Series(pd.NA, index=table.index)).astype("Int64")
     return table
 
 

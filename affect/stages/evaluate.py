@@ -5,7 +5,8 @@ P_VA over the concatenated valid frames (``affect.metrics.evaluate``), per-clip 
 it, and every clip it could not score with the reason. "Smoothed" validation scores use stage
 08's held-out smoothing (each video smoothed with the windows chosen on the other validation
 videos). Writes ``results.csv``, ``per_clip.csv``, ``unscored.csv``, ``metrics.json``,
-``plots/*.png`` and ``report.md``.
+``plots/*.png`` and ``report.md``. Clips stage 00 rejected are listed in ``unscored.csv`` (per
+model, for each scored split) and in ``report.md`` with the clips stage 08 filled in a submission.
 """
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import labels_path, load_labels
+from affect.data.manifest import labels_path, load_labels, read_rejected
 from affect.metrics.ccc import DIMS
 from affect.report.markdown import build_report
 from affect.report.plots import ClipCurves, plot_density, plot_series
 from affect.report.provenance import upstream_records
+from affect.report.missing import FILLED, FILLED_COLUMNS
 from affect.report.reference import CEILING, latent_predictions
+from affect.report.rejects import rejected_unscored, rejects_section
 from affect.report.scoring import UNSCORED_COLUMNS, score
 from affect.report.store import ModelOutput, folder_name, load_model, read_models
 from affect.stages.base import RunOptions, Stage, StageReport
@@ -36,7 +39,8 @@ VARIANTS = ("raw", "smoothed")
 class EvaluateStage(Stage):
     name = "evaluate"
     number = 9
-    version = 3  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
+    version = 4  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
+    # 4: clips rejected at stage 00 in unscored.csv and report.md, with the clips stage 08 filled
     requires = ("prepare", "predict")
 
     def labels(self, manifest: pd.DataFrame, split: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
@@ -66,6 +70,9 @@ class EvaluateStage(Stage):
         models = read_models(self.upstream_output("predict").path)
         fps = dict(zip(manifest["clip"], manifest["fps"].astype(float)))
         labelled = {split: self.labels(manifest, split) for split in splits}
+        rejected = self.stage00_rejects(opts.limit)
+        for split in splits:  # counted and listed as unscored with every model's rows
+            labelled[split][1].extend(rejected_unscored(rejected, split))
         results, per_clip, unscored, plots, windows = [], [], [], [], []
         for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
             output = load_model(model, folder)
@@ -92,8 +99,22 @@ class EvaluateStage(Stage):
         per_clip_df = pd.concat(per_clip, ignore_index=True) if per_clip else pd.DataFrame()
         unscored_df = pd.DataFrame(unscored, columns=["model", "predictions", "split", *UNSCORED_COLUMNS])
         self.write(out, results_df, per_clip_df, unscored_df, pd.DataFrame(windows), plots)
+        atomic.write_text(out.path / "report.md", (out.path / "report.md").read_text()
+                          + rejects_section(rejected, self.filled_clips(models)))
         out.mark_done({"models": sorted(models), "unscored": len(unscored_df)})
         return StageReport(self.name, out.path, "ran", len(models), 0)
+
+    def stage00_rejects(self, limit: int | None) -> pd.DataFrame:
+        """Stage 00's rejected clips (none for a --limit run, which takes some clips only)."""
+        rejected = read_rejected(self.upstream_output("prepare").path)
+        return rejected.iloc[:0] if limit is not None else rejected
+
+    @staticmethod
+    def filled_clips(models: dict[str, Path]) -> pd.DataFrame:
+        """Every model's clips filled by stage 08 in a submission (``predict.missing``)."""
+        parts = [pd.read_csv(folder / FILLED, keep_default_na=False).assign(model=model)
+                 for model, folder in models.items() if (folder / FILLED).is_file()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", *FILLED_COLUMNS])
 
     @staticmethod
     def smoothed(output: ModelOutput, split: str) -> dict[str, np.ndarray]:

@@ -7,6 +7,11 @@ validation split's labels only, per-clip CSVs and one ABAW submission file per s
 validation clips smoothed with windows chosen on the *other* validation videos (``heldout.npz``),
 which stage 09 scores, so that a smoothed validation score is not one the window has seen.
 A model folder appears whole; a rerun resumes at the first unfinished model.
+
+The test submission is complete or the stage fails: every clip of the test list, those
+rejected at stage 00 included, gets one row per frame, or the stage stops naming each clip that
+has none and why; `predict.missing` (zeros | mean) fills them instead (`affect.report.missing`),
+listed in each model's `filled.csv`.
 """
 from __future__ import annotations
 
@@ -20,14 +25,15 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import load_labels, labels_path
+from affect.data.manifest import load_labels, labels_path, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report.ensemble import average, group_runs
 from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
+from affect.report import missing as gaps
 from affect.report.smoothing import KINDS, Smoothing, choose, held_out
 from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
 from affect.report.submission import write_clip_csv, write_submission
-from affect.stages.base import RunOptions, Stage, StageReport
+from affect.stages.base import InputError, RunOptions, Stage, StageReport
 from affect.timegrid import Grid
 
 log = logging.getLogger(__name__)
@@ -38,7 +44,8 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 2  # 2: heldout.npz, the validation clips smoothed with windows chosen on the other videos
+    version = 3  # 2: heldout.npz, the validation clips smoothed with windows chosen on the other videos
+    # 3: complete test submissions (stage-00 rejects, predict.missing), filled.csv
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -95,6 +102,7 @@ class PredictStage(Stage):
             log.warning("predict: smoothing is chosen on the validation split, which predict.splits leaves out: "
                         "no smoothing (add validation to predict.splits)")
         clips = self.clips(opts.limit)
+        submission = self.submission_gaps(opts.limit)
         models = self.models()
         device = str(resolve_device(self.cfg.device))
         log.info("predict: %d models x %d clips (%s) on %s", len(models), len(clips),
@@ -108,7 +116,7 @@ class PredictStage(Stage):
             folder = out.path / "models" / folder_name(model)
             if not self.model_done(folder, list(clips["clip"])):
                 with atomic.atomic_dir(folder) as tmp:
-                    self.predict_model(model, members, clips, grids, val_labels, tmp, device)
+                    self.predict_model(model, members, clips, grids, val_labels, tmp, device, submission)
                 ran += 1
             index[model] = folder.relative_to(out.path).as_posix()
             errors += json.loads((folder / "info.json").read_text())["errors"]
@@ -116,6 +124,7 @@ class PredictStage(Stage):
         out.save_errors(errors)
         for e in errors:
             log.error("predict: %s: %s: %s", e["clip"] or "-", e["file"], e["error"])
+        self.refuse_incomplete(out.path, index)
         out.mark_done({"models": sorted(index), "clips": len(clips), "errors": len(errors)})
         return StageReport(self.name, out.path, "ran", ran, len(errors))
 
@@ -126,7 +135,8 @@ class PredictStage(Stage):
         return info.is_file() and json.loads(info.read_text()).get("requested") == clips
 
     def predict_model(self, model: str, members: dict[str, Path], clips: pd.DataFrame, grids: GridCache,
-                      val_labels: dict[str, np.ndarray], folder: Path, device: str) -> None:
+                      val_labels: dict[str, np.ndarray], folder: Path, device: str,
+                      submission: SubmissionGaps | None = None) -> None:
         """Everything of one model into ``folder``: arrays, CSVs, submissions, smoothing, info."""
         errors: list[dict[str, str]] = []
         fps = dict(zip(clips["clip"], clips["fps"].astype(float)))
@@ -158,14 +168,23 @@ class PredictStage(Stage):
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
             write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip])
+        open_gaps, filled = [], []
         for split in self.cfg.predict.splits:
             order = list(clips.loc[clips["split"] == split, "clip"])
-            missing = write_submission(folder / f"submission_{split}.csv", order, final)
+            preds = final
+            if split == "test" and submission is not None:
+                order, preds, filled_here, open_here = submission.complete(order, final, clips)
+                filled += [submission.table(filled_here)] if filled_here else []
+                open_gaps += [{"clip": g.clip, "reason": g.reason, "frames": g.frames} for g in open_here]
+            missing = write_submission(folder / f"submission_{split}.csv", order, preds)
             errors += [{"clip": c, "file": f"{model} submission_{split}.csv",
                         "error": "no predictions: this clip's rows are missing from the submission"} for c in missing]
+        if filled:
+            with atomic.atomic_path(folder / gaps.FILLED) as tmp:
+                pd.concat(filled, ignore_index=True).to_csv(tmp, index=False)
         atomic.write_json(folder / "info.json", {
             "model": model, "members": {r: str(p) for r, p in members.items()}, "clips": len(final),
-            "requested": list(clips["clip"]), "errors": errors})
+            "requested": list(clips["clip"]), "errors": errors, "open_gaps": open_gaps})
         log.info("predict: %s: %d clips predicted, %d problems", model, len(final), len(errors))
 
     def predict_run(self, run: str, run_dir: Path, clips: list[str], grids: GridCache,
@@ -218,6 +237,67 @@ class PredictStage(Stage):
         if not cfg.smooth:
             return Smoothing(kind=cfg.smooth_kind, chosen_on="disabled (predict.smooth=false)")
         return choose(raw, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="validation")
+
+    # complete submissions --------------------------------------------------------------------
+    def submission_gaps(self, limit: int | None) -> SubmissionGaps | None:
+        """What the test submission must hold beyond the predicted clips; fails at once (before any
+        prediction) when a test clip rejected at stage 00 can be neither predicted nor filled."""
+        policy = self.cfg.predict.missing
+        gaps.check_policy(policy)
+        if "test" not in self.cfg.predict.splits:
+            return None
+        rejected = read_rejected(self.upstream_output("prepare").path)
+        if limit is not None:  # a --limit run predicts some clips only: its submission is partial anyway
+            rejected = rejected.iloc[:0]
+        found = gaps.rejected_gaps(rejected, "test")
+        refused = [g for g in found.values() if policy == "fail" or g.frames is None]
+        if refused:
+            raise InputError(f"predict: {gaps.describe_open(refused, 'test', policy)}")
+        mean = self.mean_training_label() if policy == "mean" else None
+        if found:
+            log.warning("predict: %d test clip(s) rejected at stage 00 are filled with %s (predict.missing=%s): %s",
+                        len(found), "zeros" if policy == "zeros" else f"the mean training label {mean.round(4).tolist()}",
+                        policy, ", ".join(found))
+        return SubmissionGaps(policy, rejected, found, mean)
+
+    def mean_training_label(self) -> np.ndarray:
+        """Mean (valence, arousal) over every valid frame of the training split (predict.missing=mean)."""
+        prepare = self.upstream_output("prepare").path
+        rows = self.manifest[(self.manifest["split"] == "train") & self.manifest["label_path"].notna()]
+        return gaps.mean_label({c: load_labels(prepare, c) for c in rows["clip"] if labels_path(prepare, c).is_file()})
+
+    def refuse_incomplete(self, out: Path, index: dict[str, str]) -> None:
+        """Fail, naming the clips, when some model's test submission lacks a clip of the test list."""
+        lacking = {}
+        for model, folder in index.items():
+            for g in json.loads((out / folder / "info.json").read_text()).get("open_gaps", []):
+                lacking.setdefault(g["clip"], (g["reason"], g["frames"], []))[2].append(model)
+        if lacking:
+            found = [gaps.Gap(c, f"{why} (models: {', '.join(models)})", frames)
+                     for c, (why, frames, models) in lacking.items()]
+            raise InputError(f"predict: {gaps.describe_open(found, 'test', self.cfg.predict.missing)}")
+
+
+class SubmissionGaps:
+    """The test list's clips that stage 00 rejected, and how the submission treats clips without predictions."""
+
+    def __init__(self, policy: str, rejected: pd.DataFrame, found: dict[str, gaps.Gap], mean: np.ndarray | None):
+        self.policy, self.rejected, self.found, self.mean = policy, rejected, found, mean
+
+    def complete(self, order: list[str], final: dict[str, np.ndarray], clips: pd.DataFrame
+                 ) -> tuple[list[str], dict[str, np.ndarray], list[gaps.Gap], list[gaps.Gap]]:
+        """(the test list's order, predictions with filled clips, the filled gaps, the gaps left open)."""
+        frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
+        known = {**{c: gaps.Gap(c, "no predictions (see errors.csv)", frames[c]) for c in order}, **self.found}
+        order = gaps.insert_rejected(order, self.rejected, "test")
+        preds, filled, open_ = gaps.complete(order, final, known, self.policy, self.mean)
+        for g in filled:
+            log.warning("predict: test clip %s (%d frames) filled (predict.missing=%s): %s", g.clip, g.frames,
+                        self.policy, g.reason)
+        return order, preds, filled, open_
+
+    def table(self, filled: list[gaps.Gap]) -> pd.DataFrame:
+        return gaps.filled_table("test", filled, self.policy, self.mean)
 
 
 class GridCache:

@@ -74,7 +74,7 @@ class PrepareStage(Stage):
         sources, problems = find_sources(self.root, self.cfg.corpus)
         errors = [{"clip": p.clip, "file": p.file, "error": p.error} for p in problems]
         rejected = [{"clip": p.clip, "split": p.split, "video": "", "file": p.file, "reason": p.error,
-                     "video_frames": None} for p in problems if p.clip]
+                     "video_frames": None, "position": None} for p in problems if p.clip]
         for e in errors:
             log.error("prepare: %s: %s", e["file"], e["error"])
         no_test_list = missing_test_list(self.root, self.cfg.corpus)
@@ -95,7 +95,9 @@ class PrepareStage(Stage):
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
                 if src.clip not in accepted:  # its first occurrence was rejected as well: the clip is lost
                     rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": origin,
-                                     "reason": err["error"], "video_frames": self.countable_frames(src)})
+                                     "reason": f"its id is also that of {first_file[src.clip]}, which stage 00 "
+                                               "rejected (duplicate clip id)", "video_frames": self.countable_frames(src),
+                                     "position": sum(r["split"] == src.split for r in rows)})
             else:
                 first_file[src.clip] = origin
                 try:
@@ -112,7 +114,8 @@ class PrepareStage(Stage):
                 except LabelFileError as e:
                     err = {"clip": src.clip, "file": f"{e.path}:{e.line}" if e.line else str(e.path), "error": e.message}
                 rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": err["file"],
-                                 "reason": err["error"], "video_frames": self.countable_frames(src)})
+                                 "reason": err["error"], "video_frames": self.countable_frames(src),
+                                 "position": sum(r["split"] == src.split for r in rows)})
             log.error("prepare: clip %s: %s: %s", err["clip"], err["file"], err["error"])
             errors.append(err)
         table = pd.DataFrame(rows, columns=COLUMNS)
@@ -125,7 +128,7 @@ class PrepareStage(Stage):
             table.to_csv(tmp, index=False)
         out.save_errors(errors)
         with atomic.atomic_path(out.path / REJECTED) as tmp:
-            pd.DataFrame(rejected, columns=REJECTED_COLUMNS).astype({"video_frames": "Int64"}).to_csv(tmp, index=False)
+            pd.DataFrame(rejected, columns=REJECTED_COLUMNS).astype({"video_frames": "Int64", "position": "Int64"}).to_csv(tmp, index=False)
         if rejected:
             log.warning("prepare: %d clip(s) rejected (listed in %s): %s", len(rejected), out.path / REJECTED,
                         ", ".join(f"{r['clip']} ({r['split'] or '?'})" for r in rejected))
