@@ -6,7 +6,9 @@ set goes onto the grid through `affect.timegrid` (pooled when denser, interpolat
 sparser) with its mask (no face / invalid row; for speech sets also no speech, from stage 03's
 activity when `align.speech_mask`); labels are resampled one dimension at a time. Speech sets
 are also kept at k sub-steps per grid step for the learned strided-conv front end
-(`align.substeps`). Layout: `affect.train.aligned`.
+(`align.substeps`). Layout: `affect.train.aligned`. A clip whose video has a variable frame rate
+(stage 00's `frame_times/<clip>.npy`) has its speech sets and speech activity, which run on real
+time from the first frame, moved onto the frames' index clock (`affect.timegrid.to_frame_clock`).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def _registered(name: str) -> bool:
 class AlignStage(ClipStage):
     name = "align"
     number = 5
-    version = 1
+    version = 2  # 2: speech on the frames' index clock for variable-frame-rate videos
 
     @property
     def requires(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -99,6 +101,18 @@ class AlignStage(ClipStage):
         self.audio_dir = self.upstream_output("audio").path if "audio" in self.requires else None
 
     # per clip -----------------------------------------------------------------------------
+    def _on_frame_clock(self, clip: pd.Series, series):
+        """A real-time series (speech) on the frames' index clock when the video's frame rate varies."""
+        from dataclasses import replace
+
+        from affect.data.manifest import frame_times_path
+        from affect.timegrid import to_frame_clock
+
+        path = frame_times_path(self.prepare_dir, clip["clip"])
+        if not path.is_file():
+            return series
+        return replace(series, times=to_frame_clock(series.times, np.load(path), float(clip["fps"])))
+
     def _labels(self, clip: pd.Series, frames: int) -> np.ndarray:
         from affect.data.manifest import labels_path
 
@@ -111,7 +125,7 @@ class AlignStage(ClipStage):
         from affect.audio.store import load_speech_mask
         from affect.timegrid import to_grid
 
-        s = load_speech_mask(self.audio_dir, clip["clip"])
+        s = self._on_frame_clock(clip, load_speech_mask(self.audio_dir, clip["clip"]))
         activity, ok = to_grid(s.values, s.times, s.mask, grid, steps)
         return ok & (activity[:, 0] >= 0.5)
 
@@ -138,6 +152,8 @@ class AlignStage(ClipStage):
                     continue
                 raise ClipError(path, f"feature set {name!r} missing for this clip")
             series = load_series(path)
+            if src["modality"] == "speech":
+                series = self._on_frame_clock(clip, series)
             if series.dim != src["dim"]:
                 raise ClipError(path, f"dim {series.dim}, backbones.json says {src['dim']}")
             try:

@@ -11,11 +11,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from affect.audio.store import INFO, video_dir
 from affect.cache import atomic
-from affect.data.manifest import resolve
+from affect.data.manifest import frame_times_path, resolve
 from affect.stages.base import ClipError, ClipStage
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class AudioStage(ClipStage):
             path = resolve(self.cfg.corpus.root, clip["video_path"])
             fps, frames = float(clip["fps"]), int(clip["video_frames"] or clip["frames"])
             duration = frames / fps if fps > 0 else float(clip["duration"])
+            if clip.get("frame_clock") == "variable":  # the real time from the first frame to the end of the last
+                starts = np.load(frame_times_path(self.upstream_output("prepare").path, str(clip["clip"])))
+                duration = float(starts[-1]) + (float(starts[-1] - starts[-2]) if len(starts) > 1 else 1 / fps)
             try:
                 with atomic.atomic_dir(folder) as tmp:
                     record = make_track(path, duration, self.cfg.audio, tmp)

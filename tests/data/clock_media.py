@@ -80,3 +80,33 @@ def beep_onsets(wave_: np.ndarray, rate: int) -> list[float]:
         seg = np.abs(wave_[(s - 1) * hop:(s + 1) * hop])
         out.append(((s - 1) * hop + int(np.argmax(seg > 0.1 * np.abs(wave_).max()))) / rate)
     return out
+
+
+VFR_FLASH_FRAMES = (25, 75)  # frames 0-49 at 25 fps, frames 50-99 at 12.5 fps: frame 25 at 1.0 s, 75 at 4.0 s
+VFR_FLASH_TIMES = (1.0, 4.0)
+
+
+def make_vfr_flash_beep(path: Path) -> Path:
+    """A variable-frame-rate mp4: 50 frames at 25 fps then 50 at 12.5 fps (6 s, 100 frames, so an
+    average 16.7 fps), flashes on frames VFR_FLASH_FRAMES and beeps at their presentation times."""
+    work = path.parent / f".{path.stem}"
+    work.mkdir(parents=True, exist_ok=True)
+    enable = "+".join(f"between(n,{f},{f + FLASH_FRAMES - 1})" for f in VFR_FLASH_FRAMES)
+    _run("-f", "lavfi", "-i", f"color=c=black:s=32x32:r={FPS}:d=4",
+         "-vf", f"drawbox=x=0:y=0:w=32:h=32:color=white:t=fill:enable='{enable}',"
+                "setpts='if(lt(N,50),N/25/TB,(2+(N-50)/12.5)/TB)'",
+         "-fps_mode", "passthrough", "-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p", "-g", "10",
+         str(work / "v.mp4"))
+    t = np.arange(int(6.5 * RATE)) / RATE
+    sound = np.zeros_like(t)
+    for f in VFR_FLASH_TIMES:
+        on = (t >= f) & (t < f + BEEP_S)
+        sound[on] = 0.5 * np.sin(2 * np.pi * 1000 * t[on])
+    with wave.open(str(work / "a.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((sound * 32767).astype("<i2").tobytes())
+    _run("-i", str(work / "v.mp4"), "-i", str(work / "a.wav"), "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+         "-c:a", "aac", "-b:a", "64k", str(path))
+    return path
