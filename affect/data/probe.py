@@ -58,27 +58,26 @@ class Packets:
     audio_start: float | None
 
 
+def _first_time(container: av.container.InputContainer, stream: av.stream.Stream) -> float | None:
+    """Presentation time (s) of the first timed packet of `stream` that is not discarded."""
+    for packet in container.demux(stream):
+        if packet.size and not packet.is_discard and packet.pts is not None and packet.time_base:
+            return float(packet.pts * packet.time_base)
+    return None
+
+
 def demux_packets(path: Path) -> Packets:
-    """Demux (no decoding) the first video stream and the first audio stream of `path`."""
+    """Demux (no decoding) the first video stream, and the start of the first audio stream, of `path`."""
+    with av.open(str(path)) as container:
+        audio = container.streams.audio
+        audio_start = _first_time(container, audio[0]) if audio else None
     with av.open(str(path)) as container:
         video = container.streams.video[0]
-        streams = [video, *container.streams.audio[:1]]
-        times: list[float] = []
-        untimed = 0
-        audio_start: float | None = None
-        for packet in container.demux(*streams):
-            if not packet.size or packet.is_discard:
-                continue
-            if packet.stream.index != video.index:
-                if packet.pts is not None and packet.time_base:
-                    t = float(packet.pts * packet.time_base)
-                    audio_start = t if audio_start is None else min(audio_start, t)
-                continue
-            if packet.pts is None or not packet.time_base:
-                untimed += 1
-            else:
-                times.append(float(packet.pts * packet.time_base))
-    return Packets(np.sort(np.asarray(times, np.float64)), untimed, audio_start)
+        pts = [p.pts for p in container.demux(video) if p.size and not p.is_discard]  # other streams skipped in FFmpeg
+        base = float(video.time_base) if video.time_base else 0.0
+    timed = [t for t in pts if t is not None] if base else []
+    times = np.sort(np.asarray(timed, np.float64) * base)
+    return Packets(times, len(pts) - len(timed), audio_start)
 
 
 def count_packets(path: Path) -> int:
