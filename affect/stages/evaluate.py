@@ -22,9 +22,9 @@ from affect.cache import atomic
 from affect.data.manifest import labels_path, load_labels, read_rejected
 from affect.metrics.ccc import DIMS
 from affect.report.markdown import build_report
+from affect.report.missing import FILLED, FILLED_COLUMNS
 from affect.report.plots import ClipCurves, plot_density, plot_series
 from affect.report.provenance import upstream_records
-from affect.report.missing import FILLED, FILLED_COLUMNS
 from affect.report.reference import CEILING, latent_predictions
 from affect.report.rejects import rejected_unscored, rejects_section
 from affect.report.scoring import UNSCORED_COLUMNS, score

@@ -28,8 +28,8 @@ from affect.cache import atomic
 from affect.data.manifest import load_labels, labels_path, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report.ensemble import average, group_runs
-from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
 from affect.report import missing as gaps
+from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
 from affect.report.smoothing import KINDS, Smoothing, choose, held_out
 from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
 from affect.report.submission import write_clip_csv, write_submission
