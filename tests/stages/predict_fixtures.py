@@ -106,7 +106,12 @@ class FakeBackend:
 
     def train_clips(self, run_dir: Path) -> set[str]:
         path = Path(run_dir) / "run.json"
-        return set(json.loads(path.read_text()).get("train_clips", [])) if path.is_file() else set()
+        run = json.loads(path.read_text()) if path.is_file() else {}
+        return set(run.get("train_clips", [])) | set(run.get("dev_clips", []))
+
+    def dev_clips(self, run_dir: Path) -> set[str]:
+        path = Path(run_dir) / "run.json"
+        return set(json.loads(path.read_text()).get("dev_clips", [])) if path.is_file() else set()
 
     def predict_grid(self, run_dir: Path, align_dir: Path, clips, device: str = "cpu") -> dict[str, np.ndarray]:
         self.calls.append((Path(run_dir).name, tuple(clips)))
