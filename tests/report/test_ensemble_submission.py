@@ -38,6 +38,9 @@ def test_a_member_never_predicts_a_clip_it_trained_on_while_another_held_it_out(
     out, problems = average([fold0, both], [{"b"}, {"a", "b"}], in_sample=["b"])  # train clips a user asked for
     assert np.allclose(out["b"], 0.6) and not problems
     assert in_sample_clips(out, [{"b"}, {"a", "b"}]) == ["b"]  # what the caller marks as in-sample
+    out, problems = average([{"a": fold0["a"], "b": fold0["b"]}, {"b": fold1["b"]}], [{"a"}, set()])
+    assert problems == {"a": "predicted by 0 of 1 ensemble members"}  # the member that held a out did not predict it
+    assert np.allclose(out["b"], 0.4)
 
 
 def test_selection_average_uses_only_the_members_whose_dev_set_holds_the_clip():
@@ -45,9 +48,6 @@ def test_selection_average_uses_only_the_members_whose_dev_set_holds_the_clip():
     m1 = {c: np.full((2, 2), 0.6, np.float32) for c in ("d0", "d1")}
     out, problems = selection_average([m0, m1], [{"d0", "d1"}, {"d1"}])
     assert not problems and np.allclose(out["d0"], 0.2) and np.allclose(out["d1"], 0.4)
-    out, problems = average([{"a": fold0["a"], "b": fold0["b"]}, {"b": fold1["b"]}], [{"a"}, set()])
-    assert problems == {"a": "predicted by 0 of 1 ensemble members"}  # the member that held a out did not predict it
-    assert np.allclose(out["b"], 0.4)
 
 
 def test_submission_rows_in_the_given_order(tmp_path):
