@@ -61,9 +61,10 @@ class Split:
         return self.train + self.dev
 
 
-def make_split(align_dir: Path, fold: int = -1) -> Split:
+def make_split(align_dir: Path, fold: int = -1, cv: bool = False) -> Split:
     """Clips of each split (test clips never train); ValueError when a video is in both, SplitError when
-    ``fold=k`` would train on the corpus's validation clips or a split is empty."""
+    a lone ``fold=k`` (not one fold of ``cv``, where every clip is scored out of fold) would train on the
+    corpus's validation clips, or a split is empty."""
     train, val, video_of, official_val = [], [], {}, []
     for clip in list_clips(align_dir):
         info = load_clip(align_dir, clip, features=[]).info
@@ -81,7 +82,7 @@ def make_split(align_dir: Path, fold: int = -1) -> Split:
     both = sorted({video_of[c] for c in train} & {video_of[c] for c in val})
     if both:
         raise ValueError(f"video(s) in both train and validation: {', '.join(both)}")
-    leaked = sorted(set(train) & set(official_val))
+    leaked = [] if cv else sorted(set(train) & set(official_val))
     if leaked:
         raise SplitError(f"train.fold={fold} would train on {len(leaked)} clip(s) of the corpus's validation split "
                          f"({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}), which stages 08-09 score as "
@@ -117,11 +118,11 @@ def carve_dev(align_dir: Path, split: Split, fraction: float) -> Split:
                  [c for c in split.train if video_of[c] in held])
 
 
-def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: float = 0.2) -> Split:
+def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: float = 0.2, cv: bool = False) -> Split:
     """The split of one run: ``make_split`` and, with ``select="dev"``, its inner development set."""
     if select not in SELECT:
         raise SplitError(f"train.select must be one of {', '.join(SELECT)}, got {select!r}")
-    split = make_split(align_dir, fold)
+    split = make_split(align_dir, fold, cv)
     return carve_dev(align_dir, split, dev_fraction) if select == "dev" else split
 
 

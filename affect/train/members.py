@@ -52,7 +52,8 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
     folds: list[int | None] = list(fold_ids(align_dir)) if cfg.cv else [None]
     out = []
     for fold in folds:
-        split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction)
+        split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
+                           cv=fold is not None)
         for k in range(max(1, seeds)):
             tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
             out.append(Member(model, f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
