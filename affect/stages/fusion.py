@@ -128,7 +128,7 @@ class FusionStage(Stage):
         """The late-fusion baseline: run folders naming their members (the unimodal runs of the same
         split: one, or one per fold with cv); validation scores of their average."""
         from affect.train.harness import barrier, is_main
-        from affect.train.members import score_members
+        from affect.train.members import score_members, selection_scores
 
         for m in members:
             run_dir = out.path / "runs" / m.run
