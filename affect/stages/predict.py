@@ -158,7 +158,7 @@ class PredictStage(Stage):
                      model, len(in_sample))
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
-        selected_on = "dev" if any(dev_of) else "validation"
+        selected_on = "dev" if all(dev_of) else "validation"
         if selected_on == "dev" and self.cfg.predict.smooth:
             smoothing = self.choose_on_dev(model, members, dev_of, grids, device)
         else:

@@ -92,7 +92,7 @@ def selection_scores(runs_dir: Path, align_dir: Path, members: list[Member], rec
     from affect.train.runs import predict_grid
     from affect.train.trainer import validate
 
-    if not members[0].split.dev:
+    if selected_on(members) == "validation":
         return score_members(runs_dir, align_dir, members, records, device)
     if len(members) == 1 and "selection" in records.get(members[0].run, {}):
         return records[members[0].run]["selection"]
@@ -104,5 +104,6 @@ def selection_scores(runs_dir: Path, align_dir: Path, members: list[Member], rec
 
 
 def selected_on(members: list[Member]) -> str:
-    """"dev" or "validation": where the members' choices were made (the same for all, from one config)."""
-    return members[0].split.selected_on
+    """"dev" or "validation": where the members' choices were made ("validation" when any member had no
+    inner development set to choose on)."""
+    return "dev" if all(m.split.dev for m in members) else "validation"

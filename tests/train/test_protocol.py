@@ -45,6 +45,9 @@ def test_inner_dev_set_is_whole_training_videos_and_deterministic(paired):
     assert plan_split(paired, -1, "validation").dev == [] and plan_split(paired, -1, "validation").selected_on == "validation"
     with pytest.raises(SplitError, match="train.select must be one of dev, validation, got 'test'"):
         plan_split(paired, -1, "test")
+    for i in range(2, 8):  # a single training video (a --limit 2 run): no dev set, selection on validation (marked)
+        set_info(paired, f"c{i:02d}", split="test")
+    assert plan_split(paired, -1, "dev").selected_on == "validation"
 
 
 def test_cross_validation_dev_sets_come_from_each_fold_runs_training_folds(paired):
