@@ -41,10 +41,35 @@ def score_table(results: pd.DataFrame) -> pd.DataFrame:
         "CCC V raw": raw["ccc_valence"], "CCC A raw": raw["ccc_arousal"],
         "CCC V smoothed": smoothed["ccc_valence"], "CCC A smoothed": smoothed["ccc_arousal"],
         "clips": raw["clips"], "valid frames": raw["valid_frames"], "unscored": raw["unscored"],
+        **protocol_columns(raw),
     }).reset_index()
     order = {s: i for i, s in enumerate(pd.unique(results["split"]))}
     return table.sort_values(["split", "P_VA raw"], key=lambda c: c.map(order) if c.name == "split" else c,
                              ascending=[True, False], na_position="last", kind="stable")
+
+
+def protocol_columns(raw: pd.DataFrame) -> dict[str, pd.Series]:
+    """Where each row's choices were made, whether it was scored on the clips of the other rows, and
+    whether any of its clips was predicted in sample (columns of stage 09's results, when present)."""
+    out = {}
+    if "selected_on" in raw:
+        out["selected on"] = raw["selected_on"].fillna("").map(
+            lambda s: "validation (optimistic)" if s == "validation" else "inner dev set" if s == "dev" else "")
+    if "same_clips" in raw:
+        out["same clips"] = raw["same_clips"].map(lambda v: "yes" if v in (True, "True") else "NO: other clips")
+    if "in_sample" in raw:
+        out["in-sample"] = raw["in_sample"].map(lambda v: "IN-SAMPLE" if v in (True, "True") else "")
+    return out
+
+
+PROTOCOL = (
+    "Where choices were made (`selected on`): `inner dev set` = early stopping, the unimodal ranking, fusion's "
+    "top-k and the smoothing windows were chosen on an inner development set of training videos, so the "
+    "validation split was scored once by models that never saw it; `validation (optimistic)` = they were "
+    "chosen on the validation split itself (`train.select=validation`), as most published ABAW figures are, "
+    "which makes its figures optimistic. `same clips` = NO: the row was scored on other clips than most rows of "
+    "its split (not like with like). `in-sample` rows contain train-split clips predicted by runs that trained on "
+    "them.")
 
 
 def provenance(records: Sequence[StageRecord]) -> str:
@@ -70,15 +95,16 @@ def build_report(
         "# Evaluation report",
         "CCC as the ABAW challenge computes it: population statistics over all valid frames of a split "
         "concatenated; P_VA = (CCC valence + CCC arousal) / 2. `raw` = the model's frame predictions, "
-        "`smoothed` = after the temporal smoothing of stage 08, whose windows are chosen on the validation "
-        "split's labels (test labels are never used). So that a smoothed validation figure is not one the "
-        "window has seen, each validation video is scored smoothed with the windows chosen on the *other* "
-        "validation videos (leave one video out); the windows below, chosen on all of them, are those "
-        "applied to the test split and the submission files.",
+        "`smoothed` = after the temporal smoothing of stage 08, whose windows are chosen where the model's other "
+        "choices were made (test labels are never used): on the inner development set by default; with "
+        "selection on validation, each validation video is scored smoothed with the windows chosen on the "
+        "*other* validation videos (leave one video out). The windows below are those applied to the test "
+        "split and the submission files.",
         "## Scores",
         table(score_table(results), max_rows=1000),
+        PROTOCOL,
         "Long format, one row per model, predictions and split: `results.csv`.",
-        "## Smoothing windows (seconds, chosen on validation)",
+        "## Smoothing windows (seconds; `chosen on` says on which clips)",
         table(smoothing),
         f"## Per clip: {best}",
         table(per_clip_best),

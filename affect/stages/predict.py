@@ -2,10 +2,15 @@
 
 Per model (runs ``<model>@<member>`` averaged when ``predict.ensemble``): grid predictions
 from ``predict_grid``, mapped onto each clip's frames (one row per manifest frame, also
-frames without a face or speech, clipped to [-1, 1]), a smoothing window chosen on the
-validation split's labels only, per-clip CSVs and one ABAW submission file per split; and the
-validation clips smoothed with windows chosen on the *other* validation videos (``heldout.npz``),
-which stage 09 scores, so that a smoothed validation score is not one the window has seen.
+frames without a face or speech, clipped to [-1, 1]), a smoothing window, per-clip CSVs and one
+ABAW submission file per split. The window is chosen where the model's other choices were made:
+on the runs' inner development set (training videos none of them fitted on, ``train.select=dev``),
+so the validation split stays untouched; or, with ``select=validation``, on the validation labels,
+and then the validation clips are also smoothed with windows chosen on the *other* validation
+videos (``heldout.npz``), which stage 09 scores. A clip that every member trained on gets no
+prediction (no in-sample validation), except the train split's clips when ``predict.splits`` asks
+for them: those are predicted in sample and listed in ``info.json`` (``in_sample``), which stage 09
+marks.
 A model folder appears whole; a rerun resumes at the first unfinished model.
 
 The test submission is complete or the stage fails: every clip of the test list, those
@@ -27,8 +32,8 @@ from affect.cache import StageDir
 from affect.cache import atomic
 from affect.data.manifest import load_labels, labels_path, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
-from affect.report.ensemble import average, group_runs
 from affect.report import missing as gaps
+from affect.report.ensemble import average, group_runs, in_sample_clips, selection_average
 from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
 from affect.report.smoothing import KINDS, Smoothing, choose, held_out
 from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
@@ -44,8 +49,8 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 3  # 2: heldout.npz, the validation clips smoothed with windows chosen on the other videos
-    # 3: complete test submissions (stage-00 rejects, predict.missing), filled.csv
+    version = 4  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
+    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -99,8 +104,9 @@ class PredictStage(Stage):
         if self.cfg.predict.smooth_kind not in KINDS:
             raise ValueError(f"predict.smooth_kind must be one of {KINDS}, got {self.cfg.predict.smooth_kind!r}")
         if self.cfg.predict.smooth and "validation" not in self.cfg.predict.splits:
-            log.warning("predict: smoothing is chosen on the validation split, which predict.splits leaves out: "
-                        "no smoothing (add validation to predict.splits)")
+            log.warning("predict: models selected on validation (train.select=validation) choose their smoothing on "
+                        "the validation split, which predict.splits leaves out: no smoothing for them (add validation "
+                        "to predict.splits)")
         clips = self.clips(opts.limit)
         submission = self.submission_gaps(opts.limit)
         models = self.models()
@@ -141,7 +147,7 @@ class PredictStage(Stage):
         errors: list[dict[str, str]] = []
         fps = dict(zip(clips["clip"], clips["fps"].astype(float)))
         frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
-        per_member, trained_on = [], []
+        per_member, trained_on, dev_of = [], [], []
         for run, run_dir in members.items():
             grid_preds, run_errors = self.predict_run(run, run_dir, list(clips["clip"]), grids, device)
             errors += run_errors
@@ -153,15 +159,25 @@ class PredictStage(Stage):
                     errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e.message}"})
             per_member.append(mapped)
             trained_on.append(self.backend().train_clips(run_dir))
-        raw, problems = average(per_member, trained_on)  # a clip: the members that held it out (cv folds)
+            dev_of.append(self.backend().dev_clips(run_dir))
+        wanted = set(clips.loc[clips["split"] == "train", "clip"])  # asked for: predicted in sample where need be
+        raw, problems = average(per_member, trained_on, wanted)  # a clip: the members that held it out
+        in_sample = in_sample_clips(raw, trained_on)
+        if in_sample:
+            log.info("predict: %s: %d train-split clip(s) predicted in sample (marked, never scored as validation)",
+                     model, len(in_sample))
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
-        usable = self.usable_labels(model, raw, val_labels)
-        smoothing = self.choose_smoothing(raw, usable, fps)
+        selected_on = "dev" if all(dev_of) else "validation"
+        if selected_on == "dev" and self.cfg.predict.smooth:
+            smoothing = self.choose_on_dev(model, members, dev_of, grids, device)
+        else:
+            smoothing = self.choose_smoothing(raw, self.usable_labels(model, raw, val_labels), fps)
         final = {c: smoothing.apply(v, fps[c]) for c, v in raw.items()}
         save_arrays(folder / "raw.npz", raw)
         save_arrays(folder / "final.npz", final)
-        if self.cfg.predict.smooth:  # the validation clips as unseen ones: windows chosen on the other videos
+        if self.cfg.predict.smooth and selected_on == "validation":  # validation as unseen: windows from the other videos
+            usable = self.usable_labels(model, raw, val_labels)
             video_of = dict(zip(clips["clip"], clips["video"].astype(str)))
             save_arrays(folder / HELD_OUT, held_out(raw, usable, fps, video_of, self.cfg.predict.smooth_windows,
                                                     self.cfg.predict.smooth_kind))
@@ -184,7 +200,8 @@ class PredictStage(Stage):
                 pd.concat(filled, ignore_index=True).to_csv(tmp, index=False)
         atomic.write_json(folder / "info.json", {
             "model": model, "members": {r: str(p) for r, p in members.items()}, "clips": len(final),
-            "requested": list(clips["clip"]), "errors": errors, "open_gaps": open_gaps})
+            "requested": list(clips["clip"]), "selected_on": selected_on, "in_sample": in_sample, "errors": errors,
+            "open_gaps": open_gaps})
         log.info("predict: %s: %d clips predicted, %d problems", model, len(final), len(errors))
 
     def predict_run(self, run: str, run_dir: Path, clips: list[str], grids: GridCache,
@@ -230,6 +247,35 @@ class PredictStage(Stage):
             log.warning("predict: %s: clip %s left out of the smoothing choice: %d predicted frames, %d labels",
                         model, c, len(raw[c]), len(val_labels[c]))
         return usable
+
+    def choose_on_dev(self, model: str, members: dict[str, Path], dev_of: list[set[str]], grids: GridCache,
+                      device: str) -> Smoothing:
+        """The smoothing window chosen on the members' inner development sets: each dev clip predicted by the
+        runs whose dev set it is in (none fitted on it), on its video frames, against its frame labels."""
+        prepare = self.upstream_output("prepare").path
+        rows = self.manifest.set_index("clip")
+        wanted = sorted(c for c in set().union(*dev_of) if c in rows.index and labels_path(prepare, c).is_file())
+        per_member = []
+        for (run, run_dir), dev in zip(members.items(), dev_of):
+            got, run_errors = self.predict_run(run, run_dir, [c for c in wanted if c in dev], grids, device)
+            for e in run_errors:
+                log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, e["clip"], e["error"])
+            mapped = {}
+            for clip, values in got.items():
+                try:
+                    mapped[clip] = to_video_frames(clip, values, grids.get(clip)[0], int(rows.at[clip, "frames"]),
+                                                   float(rows.at[clip, "fps"]))
+                except PredictionError as e:
+                    log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, clip, e.message)
+            per_member.append(mapped)
+        preds, problems = selection_average(per_member, [d & set(wanted) for d in dev_of])
+        for clip, why in problems.items():
+            log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, clip, why)
+        labels = {c: load_labels(prepare, c) for c in preds}
+        usable = {c: y for c, y in labels.items() if len(y) == len(preds[c])}
+        fps = {c: float(rows.at[c, "fps"]) for c in usable}
+        cfg = self.cfg.predict
+        return choose(preds, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="inner development set")
 
     def choose_smoothing(self, raw: dict[str, np.ndarray], usable: dict[str, np.ndarray],
                          fps: dict[str, float]) -> Smoothing:

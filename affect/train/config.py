@@ -33,13 +33,15 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
     warmup: int = 20  # optimiser steps of linear warm-up, then cosine decay to lr/20
     clip_grad: float = 1.0  # max gradient norm (0 = off)
-    patience: int = 8  # early stopping: epochs without a better validation P_VA
+    patience: int = 8  # early stopping: epochs without a better P_VA (grid CCC) on the selection set (see select)
     hidden: int = 64  # model width
     layers: int = 2  # temporal layers
     dropout: float = 0.1  # dropout inside the model
     loss: str = "pooled"  # pooled (CCC over all frames of the batch) | sequence (per window, averaged)
     fold: int = -1  # -1 = the corpus's own train/validation split; k = validate on prepare's fold k, train on the rest
     cv: bool = False  # k-fold cross-validation: one run per prepare fold (<model>@fold<k>), scored out of fold; test = their mean
+    select: str = "dev"  # dev: early stopping, ranking, top-k and smoothing chosen on an inner dev set of training videos | validation: chosen on the validation split (figures marked "selected on validation")
+    dev_fraction: float = 0.2  # select=dev: share of the training videos (at least 1) held out of fitting as the inner dev set
     audio_frontend: str = "interp"  # interp (stage 05's pooled/interpolated grid) | conv (learned strided conv over sub-steps)
     amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast + gradient scaling on CUDA (the CPU: float32)
     resume: bool = field(default=True, metadata=NOHASH)  # continue from a run's `last` checkpoint when one exists
@@ -52,6 +54,7 @@ class UnimodalConfig:
 
     model: str = "gru"  # gru | tcn | transformer
     features: list[str] = field(default_factory=list)  # feature sets to train; empty = every aligned one
+    seeds: int = 1  # train each feature set this many times (runs <feature>@seed<k>) and average them: set it to fusion.seeds so the late-fusion and best-single rows are ensembles of as many seeds as fusion
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

@@ -69,15 +69,20 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     runs = list_runs(uni.output.path)
     assert list(runs) == [f"unimodal/{f}@fold{k}" for f in ("face", "voice") for k in (0, 1)]
     fold_of = {c: load_clip(aligned_done, c, features=[]).info["fold"] for c in (f"c{i:02d}" for i in range(6))}
-    for k in (0, 1):  # fold k's run trained on the other fold only
-        assert set(read_run_json(runs[f"unimodal/face@fold{k}"])["train_clips"]) == {c for c, f in fold_of.items() if f != k}
+    for k in (0, 1):  # fold k's run trained on the other fold only (an inner dev video of it held out of fitting)
+        record = read_run_json(runs[f"unimodal/face@fold{k}"])
+        assert set(record["train_clips"] + record["dev_clips"]) == {c for c, f in fold_of.items() if f != k}
+        assert record["dev_clips"] and not set(record["dev_clips"]) & set(record["train_clips"])
+        assert not set(record["train_clips"] + record["dev_clips"]) & set(record["validation_clips"])
     out_of_fold = {}
     for k in (0, 1):
         out_of_fold.update(predict_grid(runs[f"unimodal/face@fold{k}"], aligned_done,
                                         [c for c, f in fold_of.items() if f == k]))
     ranking = pd.read_csv(uni.output.path / "ranking.csv").set_index("feature")
     assert set(out_of_fold) == set(fold_of)  # every labelled clip, train and validation split alike
-    assert ranking.loc["face", "p_va"] == pytest.approx(validate(out_of_fold, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+    assert ranking.loc["face", "val_p_va"] == pytest.approx(validate(out_of_fold, aligned_done, sorted(fold_of))["p_va"],
+                                                            abs=1e-6)
+    assert ranking.loc["face", "val_clips"] == 6 and ranking.loc["face", "ranked_on"] == "dev"
 
     cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
                                  *cv, "fusion.train.cv=true", *(f"fusion.train.{t}" for t in TRAIN)])
@@ -98,6 +103,11 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     mixed = load_config(overrides=[f"cache_root={tmp_path / 'cache2'}", "device=cpu", *cv])  # fusion without cv
     with pytest.raises(ValueError, match="cv=False but the unimodal runs used fold=-1 cv=True"):
         on_fake_upstream(FusionStage, mixed, {"align": aligned_done, "unimodal": uni.output.path}, "c" * 64).execute(
+            None, RunOptions())
+    other = load_config(overrides=[f"cache_root={tmp_path / 'cache3'}", "device=cpu", *cv, "fusion.train.cv=true",
+                                   "fusion.train.select=validation"])
+    with pytest.raises(ValueError, match="select=validation dev_fraction=0.2 but the unimodal runs used select=dev"):
+        on_fake_upstream(FusionStage, other, {"align": aligned_done, "unimodal": uni.output.path}, "b" * 64).execute(
             None, RunOptions())
 
 
