@@ -1,0 +1,32 @@
+"""Console logging: each warning once per run, third-party chatter kept out, deprecated names said once."""
+import logging
+
+from affect.log import new_run, setup_logging
+
+
+def test_a_warning_is_said_once_per_run(capsys):
+    setup_logging("INFO")
+    new_run()
+    log = logging.getLogger("affect.test")
+    for _ in range(3):
+        log.warning("clip x: something odd")
+    log.warning("clip y: something odd")
+    logging.getLogger().info("third-party chatter through the root logger")
+    err = capsys.readouterr().err
+    assert err.count("clip x: something odd") == 1 and err.count("clip y: something odd") == 1
+    assert "third-party chatter" not in err
+    new_run()  # the next command says it again
+    log.warning("clip x: something odd")
+    assert capsys.readouterr().err.count("clip x: something odd") == 1
+
+
+def test_old_backbone_names_work_and_say_their_new_name(caplog):
+    from affect.backbones.registry import create_backbone, get_spec, list_backbones
+
+    assert "resnet50-tiny" in list_backbones() and "resnet50-tiny" not in list_backbones(aliases=False)
+    old = create_backbone("resnet50-tiny", weights="random")
+    new = create_backbone("resnet10t", weights="random")
+    assert old.name == "resnet50-tiny" and old.dim == new.dim
+    assert get_spec("wavlm-tiny").alias_of == "wavlm-d32-random"
+    assert get_spec("whisper-tiny-random").alias_of == "whisper-d32-random"
+    assert "deprecated name of 'resnet10t'" in caplog.text
