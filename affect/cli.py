@@ -127,7 +127,7 @@ def run_stages(names: list[str], args: argparse.Namespace) -> int:
     reports = []
     for name in names:
         stage = first.upstream(name)  # one instance per stage, shared as upstream by the later ones
-        needs = [b for b in broken if b in _needs(stage)]
+        needs = [b for b in broken if b in {s.name for s in stage.upstream_stages()}]
         if needs:
             log.error("%s: not run: it needs %s, which could not run", name, ", ".join(needs))
             broken.append(name)
@@ -159,18 +159,6 @@ def run_stages(names: list[str], args: argparse.Namespace) -> int:
         log.error("stage(s) that could not run: %s", ", ".join(broken))
         return 2
     return 1 if failed else 0
-
-
-def _needs(stage: Stage) -> set[str]:
-    """Every stage `stage` reads from, directly or not."""
-    seen: set[str] = set()
-    todo = list(stage.requires)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo += list(stage.upstream(name).requires)
-    return seen
 
 
 def _failed_clips(reports: list) -> dict[str, tuple[list[str], Path]]:

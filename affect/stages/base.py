@@ -177,6 +177,17 @@ class Stage(ABC):
             peers[name] = stage
         return peers[name]
 
+    def upstream_stages(self) -> list["Stage"]:
+        """Every stage this one reads from, directly or not, by stage number."""
+        seen: dict[str, Stage] = {}
+        todo = list(self.requires)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen[name] = self.upstream(name)
+                todo += list(seen[name].requires)
+        return sorted(seen.values(), key=lambda s: s.number)
+
     @cached_property
     def fingerprint(self) -> str:
         inputs = {name: self.upstream(name).fingerprint for name in self.requires}
