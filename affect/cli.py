@@ -154,7 +154,11 @@ def run_stages(names: list[str], args: argparse.Namespace) -> int:
         log.info("partial run (--limit %d): the same command without --limit completes these folders; "
                  "`affect status` shows where each stage stands", args.limit)
     if {"predict", "evaluate"} & set(names) and not {"predict", "evaluate"} & set(broken):
-        sys.stdout.write(_selection(first, publish=args.limit is None).line() + "\n")
+        try:
+            line = _selection(first, publish=args.limit is None).line()
+        except (InputError, OSError, ValueError, KeyError) as e:  # the run itself went through: say why, go on
+            line = f"no submission file to upload: {e}"
+        sys.stdout.write(line + "\n")
     if broken:
         log.error("stage(s) that could not run: %s", ", ".join(broken))
         return 2

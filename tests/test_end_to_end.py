@@ -72,6 +72,24 @@ def test_all_stages_then_nothing_recomputed(synth_corpus, tmp_path, caplog, caps
     assert selected["model"] == best["model"] and f"model {best['model']}:" in last
     assert (tmp_path / "e2e" / "latest" / "submission.csv").read_bytes() == \
         (models[best["model"]] / "submission_test.csv").read_bytes()
+    # frames/<clip>.csv: a face column from stage 01, a speech column from stage 03
+    for _, clip in manifest.iterrows():
+        table = pd.read_csv(models["fusion"] / "frames" / f"{clip['clip']}.csv")
+        found = np.load(faces.clip_dir(clip["clip"]) / "faces.npz")["found"].astype(int)
+        assert list(table.columns[-2:]) == ["face", "speech"] and (table["face"].to_numpy() == found).all()
+    assert main(["where", *args]) == 0
+    where = capsys.readouterr().out
+    assert f"model {best['model']}:" in where and "its copy: " in where
+    # the README's demo table is written from such a run
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("demo_table", Path(__file__).parents[1] / "benchmarks" / "demo_table.py")
+    demo_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_table)
+    block = demo_table.block([], args, "a test machine")
+    assert "on a test machine; stage times: prepare " in block and "fusion " in block
+    assert block.splitlines()[-3].startswith("submission to upload: ")
 
     files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
     caplog.clear()

@@ -77,3 +77,14 @@ def test_dry_run_names_an_unknown_backbone(synth_corpus, tmp_path, caplog):
     assert main(["run", "--dry-run", f"corpus.root={root}", f"cache_root={tmp_path}",
                  "visual.backbones=[resnet5O-tiny]", "speech.backbones=[egemaps]"]) == 2
     assert "visual.backbones: unknown backbone 'resnet5O-tiny'" in caplog.text
+
+
+def test_weights_fetch_with_a_config_fetches_what_it_uses(monkeypatch):
+    import affect.backbones.weights as weights
+
+    asked = []
+    monkeypatch.setattr(weights, "fetch_many", lambda names, tag="default": asked.extend(names) or 0)
+    assert main(["weights", "fetch", "-c", "pipelines/conf/affwild2.yaml"]) == 0
+    assert asked == ["clip-vit-l14", "resnet50-vggface2", "senet50-vggface2", "eva02-large", "wavlm-large",
+                     "whisper-large-v3"]  # egemaps ships with openSMILE: nothing to fetch
+    assert main(["weights", "fetch"]) == 2  # neither names nor a config
