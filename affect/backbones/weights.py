@@ -87,7 +87,7 @@ def _locate(name: str, weights: str, filenames: Sequence[str], fetch_hint: str,
             fallback: Callable[[], Path | str | None] | None) -> Path | None:
     if weights == RANDOM:
         if not _probing:
-            log.warning("%s: RANDOM weights (weights=random): its features are not pretrained", name)
+            log.warning("%s: random weights (weights=random): its features are NOT pretrained", name)
         return None
     if looks_like_path(weights):
         return _explicit(name, Path(weights).expanduser(), filenames)
