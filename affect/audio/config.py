@@ -29,7 +29,7 @@ class SpeechConfig:
     """Stage 04 `speech`: speech-encoder features per clip, at the encoder's own frame rate."""
 
     backbones: list[str] = field(default_factory=lambda: ["wavlm-large", "whisper-large-v3"])  # registered names
-    weights: str = "default"  # default (files / cache / download, DESIGN §5) | random (say so explicitly)
+    weights: str = "default"  # default (files / cache / download: affect weights list) | random (say so explicitly)
     layer: str = "default"  # WavLM layer choice: default (the backbone's own) | <N> | mean<k> | sum<k> (last k layers)
     chunk_s: float = 30.0  # WavLM: seconds per forward chunk, plus 1 s of context each side (bounds memory)
     amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast on CUDA (WavLM, Whisper)

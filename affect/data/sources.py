@@ -1,6 +1,6 @@
 """Find a corpus's clips: which video, which label file, which side and split.
 
-Two layouts: Aff-Wild2's (DESIGN §3) and a generic CSV. Both give `ClipSource` records and
+Two layouts: Aff-Wild2's (as distributed) and a generic CSV. Both give `ClipSource` records and
 a list of problems (bad rows, missing files) that the caller records and skips.
 """
 from __future__ import annotations

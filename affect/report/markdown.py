@@ -80,6 +80,32 @@ def provenance(records: Sequence[StageRecord]) -> str:
     return "\n".join(parts)
 
 
+def split_counts(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Clips and frames per split of the manifest rows (train, validation, test, then any other)."""
+    order = ["train", "validation", "test"]
+    rows = []
+    for split in sorted(pd.unique(manifest["split"]), key=lambda s: order.index(s) if s in order else 99):
+        part = manifest[manifest["split"] == split]
+        rows.append({"split": split, "clips": len(part), "frames": int(part["frames"].sum()),
+                     "videos": part["video"].nunique() if "video" in part else len(part)})
+    return pd.DataFrame(rows)
+
+
+def context_section(random_backbones: Sequence[str], fused: Sequence[str], counts: pd.DataFrame) -> str:
+    """What the numbers rest on: a banner when any backbone had random weights, the fused feature sets,
+    and the clips and frames of each split."""
+    parts = []
+    if random_backbones:
+        parts.append(f"> **Random weights.** {', '.join(f'`{b}`' for b in random_backbones)} ran with random "
+                     "(not pretrained) weights: the scores of the models built on them say how far the pipeline "
+                     "gets without pretrained networks, not what those backbones are worth.")
+    parts.append("## Data")
+    parts.append(table(counts) if not counts.empty else "(no clips)")
+    parts.append("Fused feature sets (stage 07): " + (", ".join(f"`{f}`" for f in fused) if fused else "(unknown)")
+                 + ". Fusion and the early/late baselines use these sets; `unimodal/<set>` rows use one set each.")
+    return "\n\n".join(parts)
+
+
 def build_report(
     results: pd.DataFrame,
     smoothing: pd.DataFrame,
@@ -89,10 +115,12 @@ def build_report(
     plots: Sequence[Path],
     records: Sequence[StageRecord],
     out_dir: Path,
+    context: str = "",
 ) -> str:
-    """The whole report as markdown; image links are relative to ``out_dir``."""
+    """The whole report as markdown; image links are relative to ``out_dir``; ``context``: `context_section`."""
     parts = [
         "# Evaluation report",
+        *([context] if context else []),
         "CCC as the ABAW challenge computes it: population statistics over all valid frames of a split "
         "concatenated; P_VA = (CCC valence + CCC arousal) / 2. `raw` = the model's frame predictions, "
         "`smoothed` = after the temporal smoothing of stage 08, whose windows are chosen where the model's other "
@@ -106,6 +134,7 @@ def build_report(
         "Long format, one row per model, predictions and split: `results.csv`.",
         "## Smoothing windows (seconds; `chosen on` says on which clips)",
         table(smoothing),
+        "A window of 0 s means no smoothing: the raw predictions scored best on the validation split.",
         f"## Per clip: {best}",
         table(per_clip_best),
         "All models: `per_clip.csv`.",

@@ -26,10 +26,10 @@ from affect.cache import StageDir
 from affect.cache import atomic
 from affect.data.manifest import labels_path, load_labels, read_rejected
 from affect.metrics.ccc import DIMS
-from affect.report.markdown import build_report
+from affect.report.markdown import build_report, context_section, split_counts
 from affect.report.missing import FILLED, FILLED_COLUMNS
 from affect.report.plots import ClipCurves, plot_density, plot_series
-from affect.report.provenance import upstream_records
+from affect.report.provenance import fused_sets, random_weight_backbones, records
 from affect.report.reference import CEILING, latent_predictions
 from affect.report.rejects import rejected_unscored, rejects_section
 from affect.report.scoring import UNSCORED_COLUMNS, score
@@ -45,8 +45,9 @@ VARIANTS = ("raw", "smoothed")
 class EvaluateStage(Stage):
     name = "evaluate"
     number = 9
-    version = 5  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
+    version = 6  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
     # 4: selected_on, in_sample, same_clips columns; 5: clips rejected at stage 00 in unscored.csv and report.md
+    # 6: the report's random-weights banner, fused sets, counts per split; CCC in plot titles, a colour bar
     requires = ("prepare", "predict")
 
     def labels(self, manifest: pd.DataFrame, split: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
@@ -175,8 +176,11 @@ class EvaluateStage(Stage):
         best = str(scored.iloc[0]["model"]) if len(scored) else ""
         best_rows = per_clip[(per_clip["model"] == best) & (per_clip["predictions"] == scored.iloc[0]["predictions"])
                              ] if best else pd.DataFrame()
+        recs = records((s.name, s.number, s.output.path) for s in self.upstream_stages())
         report = build_report(results, windows, best_rows.drop(columns=["model"], errors="ignore"), best or "(none)",
-                              unscored, plots, upstream_records(self), out.path)
+                              unscored, plots, recs, out.path,
+                              context=context_section(random_weight_backbones(recs), fused_sets(recs),
+                                                      split_counts(self.selected_clips(self.limit))))
         atomic.write_text(out.path / "report.md", report)
         for _, row in results.iterrows():
             log.info("evaluate: %-28s %-8s %-10s P_VA %s (V %s, A %s), %d clips, %s valid frames, %d unscored%s",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +35,11 @@ from affect.data.manifest import load_labels, labels_path, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report import missing as gaps
 from affect.report.ensemble import average, group_runs, in_sample_clips, selection_average
-from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
+from affect.report.frames import PredictionError, check_grid_predictions, speech_at_frames, to_video_frames
 from affect.report.smoothing import KINDS, Smoothing, choose, held_out
 from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
 from affect.report.submission import write_clip_csv, write_submission
-from affect.stages.base import InputError, RunOptions, Stage, StageReport
+from affect.stages.base import InputError, RunOptions, Stage, StageNotReady, StageReport
 from affect.timegrid import Grid
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,8 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 4  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
-    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv
+    version = 5  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
+    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv; 5: face/speech columns
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -183,7 +184,7 @@ class PredictStage(Stage):
                                                     self.cfg.predict.smooth_kind))
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
-            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip])
+            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip], self.presence(clip, frames[clip], fps[clip]))
         open_gaps, filled = [], []
         for split in self.cfg.predict.splits:
             order = list(clips.loc[clips["split"] == split, "clip"])
@@ -238,6 +239,38 @@ class PredictStage(Stage):
             except (PredictionError, FileNotFoundError, KeyError, ValueError) as e:
                 errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
         return checked, errors
+
+    def presence(self, clip: str, frames: int, fps: float) -> dict[str, np.ndarray]:
+        """Per video frame: a face crop there (stage 01's `found`), speech at its centre (stage 03's activity).
+        Both stages are upstream of stage 05, so they are in this stage's fingerprint already. A column whose
+        source cannot be read is left out of the clip's CSV (logged)."""
+        from affect.audio.store import load_speech_mask
+
+        faces, audio = self.presence_sources
+        out: dict[str, np.ndarray] = {}
+        try:
+            if faces is not None:
+                with np.load(faces.clip_dir(clip) / "faces.npz") as z:
+                    found = np.asarray(z["found"], bool)[:frames]
+                out["face"] = np.pad(found, (0, frames - len(found)))
+            if audio is not None:
+                activity = load_speech_mask(audio, clip)
+                out["speech"] = speech_at_frames(activity.values, activity.times, activity.mask, frames, fps)
+        except (OSError, KeyError, ValueError) as e:
+            log.warning("predict: %s: face/speech columns incomplete (%s)", clip, e)
+        return out
+
+    @cached_property
+    def presence_sources(self) -> tuple[StageDir | None, Path | None]:
+        """Stage 01's and stage 03's folders (None, said once, where a stage is not there)."""
+        found = []
+        for name in ("faces", "audio"):
+            try:
+                found.append(self.upstream_output(name))
+            except StageNotReady as e:
+                log.warning("predict: no %s column in frames/<clip>.csv: %s", "face" if name == "faces" else "speech", e)
+                found.append(None)
+        return found[0], None if found[1] is None else found[1].path
 
     @staticmethod
     def usable_labels(model: str, raw: dict[str, np.ndarray], val_labels: dict[str, np.ndarray]) -> dict:

@@ -48,7 +48,7 @@ class PrepareStage(Stage):
             where = root if root.is_absolute() else f"{root} ({root.resolve()})"
             raise InputError(f"corpus root {where} does not exist or is not a folder: set "
                              "corpus.root=<folder> on the command line or in the config file "
-                             f"(a synthetic one: affect synth {root})")
+                             "(to try the pipeline without a corpus: make demo)")
         return root
 
     def log_sections(self) -> dict[str, Any]:

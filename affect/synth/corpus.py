@@ -1,6 +1,6 @@
 """Generate a synthetic Aff-Wild2-style corpus: videos with audio, VA labels, latent truth, a record.
 
-Layout under OUT (DESIGN §3)::
+Layout under OUT (Aff-Wild2 as distributed)::
 
     videos/<video>.mp4                                   H.264 + AAC (one video without audio)
     annotations/VA_Estimation_Challenge/Train_Set/<clip>.txt
