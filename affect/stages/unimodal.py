@@ -3,7 +3,8 @@
 Each run lives in `runs/unimodal/<feature>/` (checkpoints, history.csv, run.json), or with
 `unimodal.train.cv` one per fold in `runs/unimodal/<feature>@fold<k>/` (affect.train.members);
 the stage writes `ranking.csv` and `ranking.md`: feature sets by validation P_VA (global CCC;
-with cv, out of fold over every labelled clip). Runs are
+with cv, out of fold over every labelled clip), with each set's CCC and rank on valence and on
+arousal (stage 07 fuses the best per dimension, affect.train.selection). Runs are
 resumable: a finished run is kept, an interrupted one continues from its `last.pt`.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 class UnimodalStage(Stage):
     name = "unimodal"
     number = 6
-    version = 1
+    version = 2  # 2: ranking.csv ranks each set on valence and on arousal too (rank_valence, rank_arousal)
     requires = ("align",)
 
     def variant(self) -> str:
@@ -34,6 +35,7 @@ class UnimodalStage(Stage):
         from affect.train.aligned import check_features, read_features
         from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table
         from affect.train.members import plan_members, score_members
+        from affect.train.selection import dimension_ranks
         from affect.train.trainer import fit, model_spec
 
         cfg, tcfg = self.cfg.unimodal, self.cfg.unimodal.train
@@ -54,7 +56,7 @@ class UnimodalStage(Stage):
                          "best_epoch": "/".join(str(r["best_epoch"]) for r in records.values()),
                          "epochs": "/".join(str(r["epochs_run"]) for r in records.values())})
         if is_main():
-            table = write_table(rows, out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})")
+            table = write_table(dimension_ranks(rows), out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})")
             log.info("unimodal ranking:\n%s", table.to_string(index=False))
             out.mark_done({"ranking": table["feature"].tolist(), "fold": tcfg.fold, "cv": tcfg.cv})
         barrier()

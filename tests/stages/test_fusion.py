@@ -18,11 +18,11 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
     assert stage.run(RunOptions()).status == "ran"
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert set(results.index) == {"fusion", "baseline/early", "baseline/late", "unimodal/face"}
+    assert set(results.index) == {"fusion", "fusion/xattn", "baseline/early", "baseline/late", "unimodal/face"}
     assert results.loc["fusion", "features"] == "face+voice"
     assert results.loc["fusion", "p_va"] > results.loc["unimodal/face", "p_va"]
     runs = list_runs(stage.output.path)
-    assert list(runs) == ["baseline/early", "baseline/late", "fusion"]
+    assert list(runs) == ["baseline/early", "baseline/late", "fusion", "fusion/xattn"]
     clips = [f"c{i:02d}" for i in range(6)]
     for name, run in runs.items():
         preds = predict_grid(run, aligned_done, clips)
@@ -47,15 +47,16 @@ def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done)
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "e" * 64)
     assert stage.run(RunOptions()).status == "ran"
     runs = list_runs(stage.output.path)
-    assert list(runs) == ["baseline/early@seed0", "baseline/early@seed1", "baseline/late", "fusion@seed0", "fusion@seed1"]
-    assert list(group_runs(runs)) == ["baseline/early", "baseline/late", "fusion"]  # what stage 08 predicts
+    assert list(runs) == ["baseline/early@seed0", "baseline/early@seed1", "baseline/late", "fusion",
+                          "fusion/xattn@seed0", "fusion/xattn@seed1"]
+    assert list(group_runs(runs)) == ["baseline/early", "baseline/late", "fusion", "fusion/xattn"]  # what stage 08 predicts
     val = make_split(aligned_done).validation
-    members = [predict_grid(runs[f"fusion@seed{k}"], aligned_done, val) for k in (0, 1)]
+    members = [predict_grid(runs[f"fusion/xattn@seed{k}"], aligned_done, val) for k in (0, 1)]
     assert not np.allclose(members[0][val[0]], members[1][val[0]])  # seeds 5 and 6: two different models
     mean = {c: (members[0][c] + members[1][c]) / 2 for c in val}
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert results.loc["fusion", "members"] == 2 and results.loc["baseline/late", "members"] == 2
-    assert results.loc["fusion", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
+    assert results.loc["fusion/xattn", "members"] == 2 and results.loc["baseline/late", "members"] == 2
+    assert results.loc["fusion/xattn", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
 
 
 def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path, aligned_done):
@@ -84,16 +85,17 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "d" * 64)
     assert stage.run(RunOptions()).status == "ran"
     runs = list_runs(stage.output.path)
-    assert [r for r in runs if r.startswith("fusion")] == [f"fusion@fold{k}-seed{s}" for k in (0, 1) for s in (0, 1)]
+    assert [r for r in runs if r.startswith("fusion/")] == [f"fusion/xattn@fold{k}-seed{s}" for k in (0, 1) for s in (0, 1)]
+    assert [r for r in runs if r.startswith("fusion@")] == ["fusion@fold0", "fusion@fold1"]  # one stack per fold
     assert [r for r in runs if r.startswith("baseline/late")] == ["baseline/late@fold0", "baseline/late@fold1"]
     fused = {}
     for k in (0, 1):
         clips = [c for c, f in fold_of.items() if f == k]
-        members = [predict_grid(runs[f"fusion@fold{k}-seed{s}"], aligned_done, clips) for s in (0, 1)]
+        members = [predict_grid(runs[f"fusion/xattn@fold{k}-seed{s}"], aligned_done, clips) for s in (0, 1)]
         fused.update({c: (members[0][c] + members[1][c]) / 2 for c in clips})
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert results.loc["fusion", "members"] == 4
-    assert results.loc["fusion", "p_va"] == pytest.approx(validate(fused, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+    assert results.loc["fusion/xattn", "members"] == 4
+    assert results.loc["fusion/xattn", "p_va"] == pytest.approx(validate(fused, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
 
     mixed = load_config(overrides=[f"cache_root={tmp_path / 'cache2'}", "device=cpu", *cv])  # fusion without cv
     with pytest.raises(ValueError, match="cv=False but the unimodal runs used fold=-1 cv=True"):
