@@ -29,6 +29,19 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
         assert set(preds) == set(clips)
         for p in preds.values():  # c01 (train) and c05 (validation) have no audio: masks, not NaN
             assert p.shape == (96, 2) and p.dtype == np.float32 and np.isfinite(p).all() and np.abs(p).max() <= 1
+    # the fused model: a per-dimension stack over the attention network and the sets' own regressors;
+    # face alone carries valence and voice alone arousal, and the stack keeps that
+    stack = read_run_json(runs["fusion"])
+    assert stack["kind"] == "stack" and list(stack["candidates"]) == ["fusion/xattn", "unimodal/face", "unimodal/voice"]
+    weights = np.asarray(stack["weights"])
+    np.testing.assert_allclose(weights.sum(1), 1, atol=1e-6)
+    assert weights[0, 2] < 0.2 and weights[1, 1] < 0.2, weights  # voice not for valence, face not for arousal
+    assert sorted(stack["held_out"]) == ["c04", "c05"]  # each validation clip: weights fitted without its video
+    assert results.loc["fusion", "ccc_valence"] >= results.loc["unimodal/face", "ccc_valence"] - 0.02
+    tried = pd.read_csv(stage.output.path / "stacking.csv").set_index("stack")
+    assert set(tried.index) == {"blend", "pick", "off"}
+    assert tried.loc["blend", "p_va"] == pytest.approx(results.loc["fusion", "p_va"], abs=1e-5)
+    assert tried.loc["off", "p_va"] == pytest.approx(results.loc["fusion/xattn", "p_va"], abs=1e-5)
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
     members = [predict_grid(uni.output.path / "runs" / "unimodal" / f, aligned_done, ["c04"])["c04"] for f in ("face", "voice")]
     np.testing.assert_allclose(late, (members[0] + members[1]) / 2, atol=1e-6)
