@@ -61,9 +61,8 @@ class FusionStage(Stage):
         from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table
         from affect.train.members import plan_members, score_members
         from affect.train.runs import list_runs
-        from affect.train.trainer import fit, model_spec
-
         from affect.train.stacking import MODES
+        from affect.train.trainer import fit, model_spec
 
         cfg, tcfg = self.cfg.fusion, self.cfg.fusion.train
         if cfg.stack not in MODES:
