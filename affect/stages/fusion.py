@@ -138,7 +138,9 @@ class FusionStage(Stage):
                 scored.update({c: combine([p[c] for p in preds.values()], w_out.get(c, w_all)) for c in clips})
             record = {"name": m.run, "kind": "stack", "mode": cfg.stack, "features": features,
                       "train_clips": m.split.train, "validation_clips": clips,
-                      "candidates": {n: [os.path.relpath(d, run_dir) for d in dirs] for n, dirs in candidates.items()},
+                      # a list, in the weights' column order (run.json is written with sorted keys)
+                      "candidates": [{"name": n, "runs": [os.path.relpath(d, run_dir) for d in dirs]}
+                                     for n, dirs in candidates.items()],
                       "weights": weights.round(6).tolist(),
                       "held_out": {c: w.round(6).tolist() for c, w in held_out.items()}}
             described.append(describe_weights(list(candidates), weights))

@@ -93,8 +93,8 @@ def predict_stack(run: dict, run_dir: Path, align_dir: Path, clips: list[str], d
     the stack was fitted on it (``held_out``), else with the weights fitted on every clip."""
     from affect.train.stacking import combine
 
-    parts = [candidate_predictions([run_dir / m for m in members], align_dir, clips, device)
-             for members in run["candidates"].values()]
+    parts = [candidate_predictions([run_dir / m for m in candidate["runs"]], align_dir, clips, device)
+             for candidate in run["candidates"]]  # in the order of the weights' columns
     weights = np.asarray(run["weights"], np.float64)
     held_out = run.get("held_out", {})
     return {c: combine([p[c] for p in parts], np.asarray(held_out[c]) if c in held_out else weights) for c in clips}

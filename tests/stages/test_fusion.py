@@ -32,7 +32,8 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     # the fused model: a per-dimension stack over the attention network and the sets' own regressors;
     # face alone carries valence and voice alone arousal, and the stack keeps that
     stack = read_run_json(runs["fusion"])
-    assert stack["kind"] == "stack" and list(stack["candidates"]) == ["fusion/xattn", "unimodal/face", "unimodal/voice"]
+    assert stack["kind"] == "stack"
+    assert [c["name"] for c in stack["candidates"]] == ["fusion/xattn", "unimodal/face", "unimodal/voice"]
     weights = np.asarray(stack["weights"])
     np.testing.assert_allclose(weights.sum(1), 1, atol=1e-6)
     assert weights[0, 2] < 0.2 and weights[1, 1] < 0.2, weights  # voice not for valence, face not for arousal

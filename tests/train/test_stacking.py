@@ -55,3 +55,24 @@ def test_off_is_the_first_candidate_and_modes_are_checked():
         fit_weights(p, y, "best")
     _, held_out = fit_stack(preds, labels, {c: "v0" for c in labels}, "pick")  # one video: nothing to hold out
     assert held_out == {}
+
+
+def test_a_stack_run_predicts_with_its_candidates_in_the_weights_order(tmp_path, monkeypatch):
+    """run.json is written with sorted keys: the candidates are a list, so 'z' stays the first column."""
+    from affect.cache.atomic import write_json
+    from affect.train import runs
+
+    preds, labels = case(2, clips=2, steps=50)
+    names = {"z-xattn": "xattn", "a-face": "face", "m-voice": "voice"}
+    weights = [[0.0, 1.0, 0.0], [0.25, 0.0, 0.75]]
+    write_json(tmp_path / "run.json", {"name": "fusion", "kind": "stack", "features": [], "weights": weights,
+                                       "held_out": {"c1": [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]},
+                                       "candidates": [{"name": n, "runs": [n]} for n in names]})
+    monkeypatch.setattr(runs, "_check", lambda *a: None)
+    monkeypatch.setattr(runs, "candidate_predictions",
+                        lambda dirs, align, clips, device="cpu": {c: preds[names[dirs[0].name]][c] for c in clips})
+    out = runs.predict_grid(tmp_path, tmp_path, ["c0", "c1"])
+    np.testing.assert_allclose(out["c0"][:, 0], np.clip(preds["face"]["c0"][:, 0], -1, 1), atol=1e-6)
+    np.testing.assert_allclose(out["c0"][:, 1], np.clip(0.25 * preds["xattn"]["c0"][:, 1] + 0.75 * preds["voice"]["c0"][:, 1],
+                                                        -1, 1), atol=1e-6)
+    np.testing.assert_allclose(out["c1"][:, 0], np.clip(preds["xattn"]["c1"][:, 0], -1, 1), atol=1e-6)  # held out
