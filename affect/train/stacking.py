@@ -4,13 +4,18 @@ Stage 07's fused model is a stack over its candidates (the cross-modal attention
 the unimodal regressors of the sets it fuses), fitted on the selection split, one weight vector
 per dimension:
 
+    pair    the mean of the first candidate (the attention network) and the other candidate with
+            the best CCC on that dimension (0.5 each): one discrete choice per dimension, so
+            little to overfit on a small selection split; the best on held-out clips over the
+            generated cue layouts (docs/fusion.md)
     pick    the candidate with the best CCC on that dimension (weight 1, others 0)
     blend   non-negative weights summing to 1 that maximise the CCC of the weighted mean
             (SLSQP from every candidate alone and from the uniform mean; the best optimum)
     off     the first candidate alone (the cross-modal attention network)
 
 Since every candidate alone is a feasible blend, neither ``pick`` nor ``blend`` can score below
-the best candidate on a dimension on the clips it was fitted on. Those clips also get weights
+the best candidate on a dimension on the clips it was fitted on; ``pair`` trades that guarantee
+for steadiness on clips it was not fitted on. Those clips also get weights
 fitted without their own video (``held_out``), which is what they are predicted and scored
 with, so a validation score of the stack is never one its weights have seen.
 """
@@ -25,7 +30,7 @@ import numpy as np
 from affect.metrics.ccc import ccc
 
 log = logging.getLogger(__name__)
-MODES = ("blend", "pick", "off")
+MODES = ("pair", "blend", "pick", "off")
 
 
 def _ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -59,6 +64,11 @@ def fit_weights(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
         w[0] = 1.0
         return w
     singles = np.array([_ccc(p[:, i], y) for i in range(c)])
+    if mode == "pair":
+        w[0] = 1.0 if c == 1 else 0.5
+        if c > 1:
+            w[1 + int(np.argmax(singles[1:]))] = 0.5
+        return w
     w[int(np.argmax(singles))] = 1.0
     if mode == "pick" or c == 1:
         return w

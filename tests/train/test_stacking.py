@@ -47,11 +47,20 @@ def test_one_set_alone_carries_valence(mode):
                                atol=1e-6)
 
 
+def test_pair_halves_the_attention_network_with_the_best_set_of_each_dimension():
+    preds, labels = case()
+    weights, held_out = fit_stack(preds, labels, {c: f"v{c}" for c in labels}, "pair")
+    assert weights.tolist() == [[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]  # valence: face; arousal: voice
+    assert len(held_out) == 6 and all(np.isin(w, (0.0, 0.5)).all() for w in held_out.values())
+    p, y = frames({"xattn": preds["xattn"]}, labels, sorted(labels), 0)
+    assert fit_weights(p, y, "pair").tolist() == [1.0]  # nothing to pair with
+
+
 def test_off_is_the_first_candidate_and_modes_are_checked():
     preds, labels = case(1)
     p, y = frames(preds, labels, sorted(labels), 0)
     assert fit_weights(p, y, "off").tolist() == [1.0, 0.0, 0.0]
-    with pytest.raises(ValueError, match="blend, pick, off"):
+    with pytest.raises(ValueError, match="pair, blend, pick, off"):
         fit_weights(p, y, "best")
     _, held_out = fit_stack(preds, labels, {c: "v0" for c in labels}, "pick")  # one video: nothing to hold out
     assert held_out == {}
