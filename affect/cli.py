@@ -13,6 +13,7 @@ from affect.config.load import describe
 from affect.log import new_run, setup_logging
 from affect.stages import DESCRIPTIONS, STAGES, RunOptions, StageNotReady, get_stage, stage_names, stage_range
 from affect.stages.base import InputError, Stage, log_stop
+from affect.synth.variants import DEFAULT as DEFAULT_CUES, LAYOUTS as CUE_LAYOUTS
 
 log = logging.getLogger("affect")
 
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--snr-db", type=float, default=10.0, help="speech-to-noise ratio of the audio (default: 10)")
     p.add_argument("--cropped-aligned", action="store_true", help="also write cropped_aligned/ face crops")
+    p.add_argument("--cues", default=DEFAULT_CUES, choices=list(CUE_LAYOUTS), metavar="NAME",
+                   help="cue layout: which face/voice cues carry valence and arousal (affect/synth/variants.py; "
+                        f"default: {DEFAULT_CUES}; others: {', '.join(list(CUE_LAYOUTS)[1:])})")
     return parser
 
 
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             from affect.synth.corpus import generate_corpus
 
             record = generate_corpus(args.out, clips=args.clips, seconds=args.seconds, seed=args.seed,
-                                     cropped_aligned=args.cropped_aligned, snr_db=args.snr_db)
+                                     cropped_aligned=args.cropped_aligned, snr_db=args.snr_db, cues=args.cues)
             log.info("synthetic corpus written to %s (%d clips, label ceiling CCC %s)", args.out,
                      len(record["clips"]), record.get("ceiling"))
             return 0

@@ -6,8 +6,10 @@ with `unimodal.seeds` N > 1, N runs `<feature>@seed<k>` averaged. The stage writ
 and `ranking.md`: feature sets ranked by their P_VA (grid CCC) on the selection set
 (`unimodal.train.select`: the inner development set of training videos by default, columns
 `ccc_valence`, `ccc_arousal`, `p_va`, `clips`, `valid_steps`, `ranked_on`), beside their validation
-figures scored once (`val_*`; with cv, out of fold over every labelled clip). Runs are resumable:
-a finished run is kept, an interrupted one continues from its `last.pt`.
+figures scored once (`val_*`; with cv, out of fold over every labelled clip), with each set's rank
+on valence and on arousal (`rank_valence`, `rank_arousal`: stage 07 fuses the best per dimension,
+affect.train.selection). Runs are resumable: a finished run is kept, an interrupted one continues
+from its `last.pt`.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ log = logging.getLogger(__name__)
 class UnimodalStage(Stage):
     name = "unimodal"
     number = 6
-    version = 2  # 2: ranked on the inner development set (train.select), unimodal.seeds, clip/step counts
+    version = 3  # 2: ranked on the inner development set (train.select), unimodal.seeds, clip/step counts
+    # 3: ranking.csv ranks each set on valence and on arousal too (rank_valence, rank_arousal)
     requires = ("align",)
 
     def variant(self) -> str:
@@ -35,11 +38,12 @@ class UnimodalStage(Stage):
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         from affect.train.aligned import check_features, read_features
-        from affect.train.harness import (barrier, check_align_errors, is_main, mark_clip_sets, table_note,
-                                           train_device, write_table)
         from affect.stages.base import InputError
         from affect.train.data import SplitError
+        from affect.train.harness import (barrier, check_align_errors, is_main, mark_clip_sets, table_note,
+                                           train_device, write_table)
         from affect.train.members import plan_members, score_members, selected_on, selection_scores
+        from affect.train.selection import dimension_ranks
         from affect.train.trainer import fit, model_spec
 
         cfg, tcfg = self.cfg.unimodal, self.cfg.unimodal.train
@@ -68,7 +72,7 @@ class UnimodalStage(Stage):
                          "epochs": "/".join(str(r["epochs_run"]) for r in records.values())})
         if is_main():
             mark_clip_sets(rows)
-            table = write_table(rows, out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})",
+            table = write_table(dimension_ranks(rows), out.path / "ranking.csv", f"Unimodal ranking ({cfg.model})",
                                 table_note(tcfg.select, tcfg.cv))
             log.info("unimodal ranking:\n%s", table.to_string(index=False))
             out.mark_done({"ranking": table["feature"].tolist(), "fold": tcfg.fold, "cv": tcfg.cv,

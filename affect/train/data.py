@@ -16,11 +16,17 @@
 * Windows: W steps every S steps of each clip, the last one flush with the clip's end; clips
   shorter than W give one window, padded (``pad`` = False on the padding). Arrays stay
   memory-mapped; a window reads only its rows.
+* Loader settings fitted to the data (``fit_loader``): W no longer than the longest training
+  clip, a batch small enough for ``MIN_STEPS`` optimiser steps per epoch, loader processes no
+  more than the cores allow and none where the training arrays are small (memory-mapped reads
+  cost less than a process); a run logs what it changed once.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +36,8 @@ from affect.train.aligned import AlignedClip, list_clips, load_clip
 
 log = logging.getLogger(__name__)
 OPEN_CLIPS = 16  # memory-mapped clips a dataset keeps open
+MIN_STEPS = 4  # optimiser steps per epoch that the batch size is capped to allow (when there are windows enough)
+SMALL_ARRAYS = 256 * 2**20  # training arrays (bytes on disk) below which the loader reads in the main process
 
 
 SELECT = ("dev", "validation")
@@ -158,6 +166,82 @@ def fit_normaliser(align_dir: Path, clips: list[str], features: list[str]) -> di
     if bad:
         raise ValueError(f"NaN/inf in features of clip(s): {', '.join(bad[:20])}")
     return norm
+
+
+@dataclass
+class LoaderPlan:
+    """What a training run uses: window W, stride S, batch size, loader processes, and what was changed."""
+
+    window: int
+    stride: int
+    batch_size: int
+    workers: int
+    changes: list[str]
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def array_bytes(align_dir: Path, clips: list[str], features: list[str]) -> int:
+    """Bytes on disk of ``features``' arrays (grid and sub-step) over ``clips``."""
+    total = 0
+    for clip in clips:
+        d = Path(align_dir) / "clips" / clip
+        for name in features:
+            for suffix in (".npy", ".sub.npy"):
+                path = d / f"{name}{suffix}"
+                if path.is_file():
+                    total += path.stat().st_size
+    return total
+
+
+def fit_loader(clip_steps: list[int], window: int, stride: int, batch_size: int, workers: int, world: int = 1,
+               data_bytes: int = 0, cores: int | None = None) -> LoaderPlan:
+    """Window, stride, batch and loader processes that fit the training set (``clip_steps``: steps per clip).
+
+    W is capped to the longest clip (a longer window is padding); S to W; the batch to
+    ceil(windows / MIN_STEPS) (at least ``world``), so a small corpus still takes several
+    optimiser steps per epoch; workers to the cores less one (the trainer's), and to 0 when the
+    arrays are under SMALL_ARRAYS bytes (memory-mapped, small: a process would cost more than it reads).
+    """
+    changes = []
+    longest = max(clip_steps) if clip_steps else window
+    w = max(1, min(window, longest))
+    if w != window:
+        changes.append(f"window {window} -> {w} steps (the longest training clip)")
+    s = max(1, min(stride, w))
+    if s != stride:
+        changes.append(f"stride {stride} -> {s}")
+    n = sum(len(window_starts(steps, w, s)) for steps in clip_steps)
+    b = max(world, min(batch_size, math.ceil(n / MIN_STEPS)))
+    if b != batch_size:
+        changes.append(f"batch {batch_size} -> {b} ({n} training windows, {math.ceil(n / b)} steps per epoch)")
+    k = min(workers, max((cores or usable_cores()) - 1, 0))
+    if k and data_bytes < SMALL_ARRAYS:
+        k = 0
+    if k != workers:
+        why = (f"training arrays {data_bytes / 2**20:.1f} MB, memory-mapped: read in the main process"
+               if workers and k == 0 and data_bytes < SMALL_ARRAYS else f"{cores or usable_cores()} core(s)")
+        changes.append(f"loader workers {workers} -> {k} ({why})")
+    return LoaderPlan(w, s, b, k, changes)
+
+
+class EpochBatches:
+    """A batch sampler whose batches are set per epoch, so one DataLoader (and its worker
+    processes, kept alive with ``persistent_workers``) serves every epoch of a run."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 def window_starts(steps: int, window: int, stride: int) -> list[int]:

@@ -25,7 +25,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ from tqdm import tqdm
 from affect.cache.atomic import atomic_path, write_json
 from affect.train.aligned import check_features, load_clip, read_features
 from affect.train.config import TrainConfig
-from affect.train.data import Split, Windows, check_labelled, collate, fit_normaliser, plan_split, to_device
+from affect.train.data import (EpochBatches, Split, Windows, array_bytes, check_labelled, collate, fit_loader,
+                               fit_normaliser, plan_split, to_device)
 
 log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
@@ -166,6 +167,12 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
     if split.dev:
         check_labelled(align_dir, split.dev, "inner development")
     features = spec["features"]
+    plan = fit_loader([load_clip(align_dir, c, features=[]).steps for c in split.train], spec["window"], cfg.stride,
+                      cfg.batch_size, cfg.workers, world, array_bytes(align_dir, split.train, features))
+    if plan.changes and rank == 0:
+        log.info("%s: fitted to the training set: %s", name or run_dir.name, "; ".join(plan.changes))
+    spec = {**spec, "window": plan.window}
+    cfg = replace(cfg, window=plan.window, stride=plan.stride, batch_size=plan.batch_size, workers=plan.workers)
     norm = fit_normaliser(align_dir, split.train, features)
     data = Windows(align_dir, split.train, features, norm, cfg.window, cfg.stride, spec["substeps"])
     if len(data) < world:
@@ -196,6 +203,9 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
                  "%d batches per epoch, %s, %d process(es)", name, len(split.train), len(split.dev),
                  len(split.validation), split.selected_on, len(data), cfg.window, batches_per_epoch, device, world)
     tb = _tensorboard(run_dir) if rank == 0 else None
+    sampler = EpochBatches()  # one loader for the run: its worker processes (if any) live across epochs
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.workers,
+                                         persistent_workers=cfg.workers > 0)
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if state["bad_epochs"] >= cfg.patience:
             break
@@ -205,8 +215,7 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         batches = [b for b in batches if len(b) >= world][:batches_per_epoch]
         model.train()
         start, losses = time.perf_counter(), []
-        loader = torch.utils.data.DataLoader(data, batch_sampler=[b[rank::world] for b in batches], collate_fn=collate,
-                                             num_workers=cfg.workers, persistent_workers=False)
+        sampler.batches = [b[rank::world] for b in batches]
         for batch in tqdm(loader, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=rank != 0):
             batch = to_device(batch, device)
             for group in opt.param_groups:
