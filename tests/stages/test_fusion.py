@@ -12,12 +12,16 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     from affect.stages.fusion import FusionStage
     from affect.train.runs import list_runs, predict_grid
 
-    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]"])
-    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2",
+    # selected on validation (explicitly): the stack's weights are fitted on the validation clips, each
+    # scored with weights fitted without its video (the dev path: test_fusion_stack_fits_on_the_dev_set)
+    select = ["unimodal.train.select=validation", "fusion.train.select=validation"]
+    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]", select[0]])
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", *select,
                                  "unimodal.features=[face,voice]", *(f"fusion.train.{t}" for t in TRAIN)])
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
     assert stage.run(RunOptions()).status == "ran"
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert set(results["selected_on"]) == {"validation"}
     assert set(results.index) == {"fusion", "fusion/xattn", "baseline/early", "baseline/late", "unimodal/face"}
     assert results.loc["fusion", "features"] == "face+voice"
     assert results.loc["fusion", "p_va"] > results.loc["unimodal/face", "p_va"]
@@ -46,6 +50,26 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
     members = [predict_grid(uni.output.path / "runs" / "unimodal" / f, aligned_done, ["c04"])["c04"] for f in ("face", "voice")]
     np.testing.assert_allclose(late, (members[0] + members[1]) / 2, atol=1e-6)
+
+
+def test_fusion_stack_fits_on_the_dev_set(tmp_path, aligned_done):
+    """By default (train.select=dev) the stack's weights are fitted on the inner development set, never
+    on the validation clips it is scored on."""
+    from affect.stages.fusion import FusionStage
+    from affect.train.runs import list_runs
+
+    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]"])
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2",
+                                 "fusion.baselines=false", "unimodal.features=[face,voice]",
+                                 *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    stack = read_run_json(list_runs(stage.output.path)["fusion"])
+    assert stack["selected_on"] == "dev" and stack["dev_clips"]
+    assert not set(stack["dev_clips"]) & set(stack["validation_clips"])
+    assert set(stack["held_out"]) <= set(stack["dev_clips"])
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert results.loc["fusion", "selected_on"] == "dev"
 
 
 def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done):
