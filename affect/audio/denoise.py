@@ -19,6 +19,10 @@ spectral gating removes babble and speech alike; DeepFilterNet gains most and lo
 Every backend runs on chunks of `chunk_s` seconds that overlap by one second and are
 cross-faded, so memory does not grow with duration and chunk borders leave no click; each chunk
 is resampled once to the backend's own rate and back (polyphase, `scipy.signal.resample_poly`).
+The neural backends are recurrent and start each chunk knowing nothing of its noise: DeepFilterNet
+3 scored -10 dB in its first second and 8 dB in its second on a noisy tone that it brings to
+17 dB after that. So each chunk's first `WARMUP_S` seconds are fed twice and the first pass is
+dropped (2 s more work per chunk, 3% at the default 60 s chunks).
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("none", "stationary", "nonstationary", "rnnoise", "deepfilternet")
 OVERLAP_S = 1.0
+WARMUP_S = 2.0  # rnnoise / deepfilternet: seconds of warm-up before each chunk (measured: DFN3 needs ~2 s)
 
 
 @dataclass
@@ -91,7 +96,10 @@ def denoise(wave: np.ndarray, rate: int, mode: str = "stationary", prop_decrease
             return np.array(part, np.float32)
         if native == 0:
             return fn(np.asarray(part, np.float32), rate)
-        y = resample(fn(resample(part, rate, native)), native, rate)
+        # a recurrent model adapts to the noise over its first seconds: it hears the chunk's first
+        # WARMUP_S twice, and the first hearing is dropped
+        warm = min(len(part), int(WARMUP_S * rate))
+        y = resample(fn(resample(np.concatenate([part[:warm], part]), rate, native)), native, rate)[warm:]
         return np.pad(y, (0, max(0, len(part) - len(y))))[:len(part)]
 
     chunk = max(int(chunk_s * rate), 4 * rate)

@@ -28,25 +28,34 @@ BATCH = 64
 def mouth_opening(crop_dir: str | Path, frames: int, landmarks=None) -> np.ndarray:
     """float32 [frames]: the inner-lip gap (inter-ocular distances) per video frame; NaN where unknown.
     `landmarks`: a `landmarks68` backbone (made here when None; dlib's model ships in a package)."""
-    from affect.backbones.landmarks import GEOMETRY, N_POINTS
     from affect.face.crops import CropReader
 
-    if landmarks is None:
-        from affect.backbones.registry import create_backbone
-
-        landmarks = create_backbone("landmarks68")
-    column = 2 * N_POINTS + GEOMETRY.index("mouth_open")
+    landmarks = landmarks or _landmarks()
     reader = CropReader(crop_dir)
     try:
         have = np.flatnonzero(reader.has_crop[:frames])
         out = np.full(frames, np.nan, np.float32)
         for start in range(0, len(have), BATCH):
             idx = have[start:start + BATCH]
-            feats = landmarks.forward(landmarks.preprocess(reader.read(idx)))
-            out[idx] = feats[:, column]
+            out[idx] = opening_of_crops(reader.read(idx), landmarks)
     finally:
         reader.close()
     return out
+
+
+def opening_of_crops(crops: np.ndarray, landmarks=None) -> np.ndarray:
+    """uint8 [B, H, W, 3] aligned crops -> float32 [B] inner-lip gap (inter-ocular distances; NaN = failed fit)."""
+    from affect.backbones.landmarks import GEOMETRY, N_POINTS
+
+    landmarks = landmarks or _landmarks()
+    feats = landmarks.forward(landmarks.preprocess(crops))
+    return feats[:, 2 * N_POINTS + GEOMETRY.index("mouth_open")].astype(np.float32)
+
+
+def _landmarks():
+    from affect.backbones.registry import create_backbone
+
+    return create_backbone("landmarks68")
 
 
 def mouth_movement(opening: np.ndarray, fps: float, window_s: float = 0.5) -> np.ndarray:
