@@ -13,7 +13,7 @@ class AudioConfig:
     sample_rate: int = 16000  # Hz of the stored waveform
     denoise: str = "deepfilternet"  # none | stationary | nonstationary (noisereduce) | rnnoise | deepfilternet (docs/audio.md)
     keep_raw: bool = False  # also keep the waveform before enhancement; stage 04 then encodes both (<backbone>.raw)
-    atten_lim_db: float = 100.0  # deepfilternet: the most any time-frequency bin is attenuated, dB (100 = no limit)
+    atten_lim_db: float = 6.0  # deepfilternet: the most any time-frequency bin is attenuated, dB (100 = no limit; 6 keeps babble from costing speech)
     prop_decrease: float = 0.8  # denoising strength: fraction of the estimated noise removed (0-1)
     denoise_n_std: float = 1.0  # stationary gate: noise floor = mean + this many std of the noise spectrum (dB)
     denoise_freq_smooth_hz: float = 0.0  # smoothing of the gate over frequency (0 = none; noisereduce's own: 500)
