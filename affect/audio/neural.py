@@ -10,9 +10,9 @@ with no torch and no download:
   `atten_lim_db` caps how far a time-frequency bin may be attenuated (100 = no cap).
 
 Each `enhance_*` takes float32 [samples] at 48 kHz and returns the same length, shifted back
-by the runtime's algorithmic delay (measured: `tests/audio/test_denoise.py` checks that a
-tone comes out at lag 0). Resampling from and to 16 kHz happens once, in
-`affect.audio.denoise`.
+by the runtime's algorithmic delay (measured by cross-correlation on speech;
+`tests/audio/test_backends.py` checks that a tone comes out at lag 0). Resampling from and to
+16 kHz happens once, in `affect.audio.denoise`.
 """
 from __future__ import annotations
 

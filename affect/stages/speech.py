@@ -6,8 +6,8 @@ frame centres in seconds from the video's start, mask, rate) for every backbone 
 `backbones.json` ({name: describe()}). Input: stage 03's enhanced 16 kHz waveform, read
 memory-mapped; with `audio.keep_raw` also its waveform before enhancement, whose features are
 named `<backbone>.raw` (e.g. `wavlm-large.raw`; `"waveform": "raw"` in backbones.json), so
-stage 06's unimodal ranking compares the two. A row is masked where stage 03 has no real audio (no audio stream, past the end
-of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
+stage 06's unimodal ranking compares the two. A row is masked where stage 03 has no real audio
+(no audio stream, past the end of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
 computed once per video and copied to the sibling clip.
 
 Several processes can share the work like stage 02 (`speech.shard=k/n`, or torchrun's
