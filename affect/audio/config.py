@@ -8,10 +8,12 @@ NOHASH = {"hash": False}
 
 @dataclass
 class AudioConfig:
-    """Stage 03 `audio`: 16 kHz mono waveform per video, denoised, with a speech-activity mask."""
+    """Stage 03 `audio`: 16 kHz mono waveform per video, enhanced, with a speech-activity mask."""
 
     sample_rate: int = 16000  # Hz of the stored waveform
-    denoise: str = "stationary"  # none | stationary | nonstationary (noisereduce)
+    denoise: str = "deepfilternet"  # none | stationary | nonstationary (noisereduce) | rnnoise | deepfilternet (docs/audio.md)
+    keep_raw: bool = False  # also keep the waveform before enhancement; stage 04 then encodes both (<backbone>.raw)
+    atten_lim_db: float = 6.0  # deepfilternet: the most any time-frequency bin is attenuated, dB (100 = no limit; 6 keeps babble from costing speech)
     prop_decrease: float = 0.8  # denoising strength: fraction of the estimated noise removed (0-1)
     denoise_n_std: float = 1.0  # stationary gate: noise floor = mean + this many std of the noise spectrum (dB)
     denoise_freq_smooth_hz: float = 0.0  # smoothing of the gate over frequency (0 = none; noisereduce's own: 500)

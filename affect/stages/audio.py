@@ -1,4 +1,7 @@
-"""Stage 03 `audio`: each video's audio as a denoised 16 kHz mono waveform with a speech-activity mask.
+"""Stage 03 `audio`: each video's audio as an enhanced 16 kHz mono waveform with a speech-activity mask.
+
+`audio.denoise` picks the enhancement backend (`affect.audio.denoise`; measured in docs/audio.md);
+`audio.keep_raw` keeps the waveform before enhancement too, for stage 04 to encode both.
 
 Per video `videos/<video>/` (wave.npy, activity.npz, audio.json), made once even when two
 clips (`_left`/`_right`) share the video; per clip `clips/<clip>/audio.json` names the video.
@@ -25,16 +28,16 @@ log = logging.getLogger(__name__)
 class AudioStage(ClipStage):
     name = "audio"
     number = 3
-    version = 2  # 2: audio on the clip clock (time 0 = first video frame), not the container's
+    version = 3  # 2: audio on the clip clock (time 0 = first video frame), not the container's
+    # 3: enhancement backends (rnnoise, deepfilternet), input checks (DC removed), audio.keep_raw
 
     def variant(self) -> str:
-        return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}"
+        return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}" + ("-raw" if self.cfg.audio.keep_raw else "")
 
     def setup(self) -> None:
-        from affect.audio.denoise import MODES
+        from affect.audio.denoise import check_backend
 
-        if self.cfg.audio.denoise not in MODES:
-            raise ValueError(f"audio.denoise must be one of {', '.join(MODES)}, got {self.cfg.audio.denoise!r}")
+        check_backend(self.cfg.audio.denoise)  # an unknown name or a missing package fails here, before any clip
         if self.cfg.audio.vad not in ("silero", "energy"):
             raise ValueError(f"audio.vad must be 'silero' or 'energy', got {self.cfg.audio.vad!r}")
         if self.cfg.audio.sample_rate != 16000:

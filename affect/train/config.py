@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 NOHASH = {"hash": False}
+SPEECH_MASKS = ("voice", "subject", "none")
 
 
 @dataclass
@@ -18,7 +19,18 @@ class AlignConfig:
     features: list[str] = field(default_factory=list)  # feature sets (backbone names) to align; empty = all found
     external: list[str] = field(default_factory=list)  # more feature folders (backbones.json + clips/<clip>/<name>.npz) made elsewhere
     substeps: bool = True  # also keep speech features at k sub-steps per grid step (learned strided-conv front end)
-    speech_mask: bool = True  # AND speech features' masks with stage 03's speech-activity mask (when available)
+    speech_mask: str = "voice"  # mask speech features where nobody speaks: voice (stage 03's activity) | subject (voice AND the face's mouth moving) | none
+    mouth_threshold: float = 0.02  # speech_mask=subject: the mouth moves where its opening's std over mouth_window_s exceeds this (inter-ocular distances)
+    mouth_window_s: float = 0.5  # speech_mask=subject: seconds over which the mouth opening's movement is measured
+
+    def __post_init__(self) -> None:
+        # earlier configs had a bool: true = voice, false = none (OmegaConf turns a bool given to a str field into "True"/"False")
+        legacy = {"true": "voice", "false": "none", "1": "voice", "0": "none"}
+        value = str(self.speech_mask).strip().lower()
+        self.speech_mask = legacy.get(value, value)
+        if self.speech_mask not in SPEECH_MASKS:
+            raise ValueError(f"align.speech_mask must be one of {', '.join(SPEECH_MASKS)} (or the older true/false), "
+                             f"got {self.speech_mask!r}")
 
 
 @dataclass
