@@ -46,8 +46,35 @@ class TqdmHandler(logging.StreamHandler):
 
 
 def _not_third_party_info(record: logging.LogRecord) -> bool:
-    """Libraries that log INFO through the root logger (open_clip...) stay out of the console (not of log files)."""
-    return record.name != "root" or record.levelno >= logging.WARNING
+    """Libraries that log through the root logger (open_clip's `root:` lines...) stay out of the console below
+    ERROR (they still reach the log files)."""
+    return record.name != "root" or record.levelno >= logging.ERROR
+
+
+class OncePerRun(logging.Filter):
+    """Lets each distinct WARNING through once per run (per `reset`): a warning repeated for every clip, shard
+    or stage of a run is said once. Other levels pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+ONCE = OncePerRun()
+
+
+def new_run() -> None:
+    """Start a new run: warnings said before may be said again (one call per command)."""
+    ONCE.seen.clear()
 
 
 def setup_logging(level: str | int = "INFO") -> None:
@@ -58,6 +85,7 @@ def setup_logging(level: str | int = "INFO") -> None:
         handler = TqdmHandler()
         handler.setFormatter(ConsoleFormatter())
         handler.addFilter(_not_third_party_info)
+        handler.addFilter(ONCE)
         handler._affect = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     for noisy in ("PIL", "matplotlib", "numba", "urllib3", "filelock", "httpx"):

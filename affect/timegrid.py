@@ -13,6 +13,10 @@ Convention (all times in seconds, from the start of the video):
   ``values [N, D]`` with ``times [N]`` = the centre of the interval each sample covers,
   and an optional ``mask [N]`` (True = valid). A sample is also invalid when its time
   or any of its values is not finite (validity is per sample, not per value).
+* Variable frame rate: the clock above is the frames' *index* clock, ``i / fps``. Where
+  presentation times differ from it (``frame_clock`` "variable" in the manifest), series on
+  real time (audio, speech features: seconds from the first frame) are moved onto the index
+  clock with ``to_frame_clock``, so that a sound lands on the frame shown with it.
 * Resampled values are float32 with a bool mask per step. Steps with mask False are
   never NaN: they hold the linear interpolation between the nearest valid steps
   (the nearest valid value beyond the first/last one), or 0 when there is none.
@@ -92,6 +96,31 @@ def frame_times(n_frames: int, fps: float) -> np.ndarray:
     """Centres (i + 0.5) / fps of video frames 0..n_frames-1, float64 [n_frames]."""
     _check_fps(fps)
     return (np.arange(n_frames, dtype=np.float64) + 0.5) / fps
+
+
+def to_frame_clock(times: npt.ArrayLike, frame_starts: npt.ArrayLike, fps: float) -> np.ndarray:
+    """Real times (s from the first frame) on the frames' index clock, float64.
+
+    ``frame_starts`` [n]: presentation time of frame i (s from the first frame, sorted; frames
+    that share a time, as some encoders leave them, share it on the index clock too).
+    A time inside frame i, ``frame_starts[i] + u`` with ``u`` in [0, frame_starts[i+1] -
+    frame_starts[i]), maps to ``(i + u / that span) / fps``; before the first frame and after the
+    last frame's start, time runs at the index clock's own rate (``1 / fps`` per frame). For a
+    constant-rate video (``frame_starts[i] == i / fps``) it is the identity.
+    """
+    _check_fps(fps)
+    t = np.asarray(times, dtype=np.float64)
+    starts = np.asarray(frame_starts, dtype=np.float64)
+    if starts.ndim != 1 or starts.size == 0:
+        raise ValueError(f"to_frame_clock: frame_starts must be [n >= 1], got shape {starts.shape}")
+    if starts.size > 1 and np.any(np.diff(starts) < 0):
+        raise ValueError("to_frame_clock: frame_starts must not decrease")
+    index = np.arange(starts.size, dtype=np.float64) / fps
+    out = np.interp(t, starts, index)
+    before, after = t < starts[0], t > starts[-1]
+    out[before] = index[0] + (t[before] - starts[0])
+    out[after] = index[-1] + (t[after] - starts[-1])
+    return out
 
 
 def num_frames(duration: float, fps: float) -> int:

@@ -1,4 +1,4 @@
-"""Speed on the CPU of the backbones that need no download (issue 12): openSMILE `egemaps` and
+"""Speed on the CPU of the backbones that need no download: openSMILE `egemaps` and
 `compare` (real-time factor on a synthetic voice), dlib `landmarks68` (template box),
 `landmarks68-detect` (dlib's detector box) and `dlib-face128` (crops per second on aligned 224 px
 crops of the astronaut).

@@ -39,6 +39,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "cheap": ("cheap_features_bench.py", ["--seconds", "30", "--crops", "32", "--repeats", "2"]),
     "speech": ("speech_bench.py", ["--minutes", "1", "2"]),
     "train": ("train_bench.py", ["--clips", "16", "--seconds", "45", "--windows", "64", "--memory", ""]),
+    "audio": ("audio_bench.py", ["--targets", "1", "--snr", "5", "15"]),  # espeak-ng speech: enhancement and masks
     "pipeline": ("pipeline_bench.py", []),  # stages 00-09 on 32 generated clips x 20 s: ~8 min, then cached
     "infer": ("infer_bench.py", []),  # demo-sized model exported, `affect infer` on another seed's corpus
 }

@@ -11,6 +11,12 @@ noise-synth = noise). From there everything is the library: stage 05's gridding 
 the training harness, the models, the runs API. The ceiling is the generator's: CCC(latent,
 labels) on the validation clips (and on all labelled clips, as in synth_record.json).
 
+`--overhead` times what stages 06 and 07 spend on a tiny corpus (default 6 clips x 6 s) with the
+Aff-Wild2 config's training settings (window 64, stride 32, batch 32, 4 loader workers, hidden
+256, 30 epochs; 3 unimodal sets, then fusion and the early baseline with 3 seeds each): there
+is almost nothing to compute, so the time is the harness's overhead (loader processes, per-epoch
+validation). Run it with another checkout first on PYTHONPATH to time that version the same way.
+
 `--device cuda` trains on the GPU (float16 autocast, `train.amp`, as the trainer does there); `--throughput-only`
 skips the quality tables and trains only the fusion model for 2 epochs at the 0.25 s grid and at
 the frame-rate grid, printing windows/s (on CUDA in float32 and under float16 autocast).
@@ -123,6 +129,9 @@ def main() -> None:
                     help="training device (auto: CUDA if there is one)")
     ap.add_argument("--throughput-only", action="store_true", help="fusion windows/s only (2 epochs per grid)")
     ap.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--overhead", action="store_true", help="time stages 06+07's training on a tiny corpus "
+                    "(use --clips 6 --seconds 6)")
+    ap.add_argument("--seeds", type=int, default=3, help="--overhead: seeds of fusion and the early baseline")
     args = ap.parse_args()
     if args.memory_child:
         return memory_child(args.memory_child, args.seconds, args.seed)
@@ -137,6 +146,8 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if args.throughput_only:
         return throughput(args)
+    if args.overhead:
+        return overhead(args)
     tmp = Path(tempfile.mkdtemp(prefix="train_bench_"))
     t0 = time.perf_counter()
     try:
@@ -180,6 +191,37 @@ def main() -> None:
             print_memory([int(n) for n in args.memory.split(",")], args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def overhead(args) -> None:
+    """Seconds of stages 06 (one GRU per set) + 07 (fusion and early baseline, ``--seeds`` each) on a tiny corpus."""
+    import affect.train.trainer as trainer
+
+    cfg = TrainConfig(window=64, stride=32, batch_size=32, epochs=30, lr=1e-3, hidden=256, layers=2, dropout=0.3,
+                      workers=4)
+    tmp = Path(tempfile.mkdtemp(prefix="train_bench_"))
+    rows = []
+    try:
+        align = tmp / "align"
+        ceil = build_align(align, args.clips, args.seconds, args.seed, 0.25)
+        jobs = [(f"unimodal/{f}", "temporal", [f], 0, {"model": "gru"}) for f in SETS]
+        top = ["face-synth", "voice-synth"]
+        jobs += [(f"fusion@seed{k}", "fusion", top, k, {"heads": 4, "modality_dropout": 0.2}) for k in range(args.seeds)]
+        jobs += [(f"early@seed{k}", "temporal", top, k, {"model": "gru"}) for k in range(args.seeds)]
+        for name, kind, feats, seed, extra in jobs:
+            r = train(tmp / "runs", align, name, kind, feats, cfg, args.seed + seed, **extra)
+            rows.append((name, r["seconds"], r["epochs_run"], sum(h["seconds"] for h in r["history"])))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    uni = sum(s for n, s, _, _ in rows if n.startswith("unimodal/"))
+    fus = sum(s for n, s, _, _ in rows if not n.startswith("unimodal/"))
+    out = [f"\nStages 06+07 training on {args.clips} clips x {args.seconds:g} s ({ceil['clips']['train']} train / "
+           f"{ceil['clips']['validation']} validation clips), W=64 S=32 batch 32, 4 workers asked, hidden 256, "
+           f"{os.cpu_count()} cores, {trainer.__file__}",
+           "", "| run | seconds | epochs | s/epoch (training loop) |", "|---|---|---|---|"]
+    out += [f"| {n} | {s:.1f} | {e} | {t / max(e, 1):.2f} |" for n, s, e, t in rows]
+    out.append(f"\nstage 06 ({len(SETS)} sets) {uni:.0f} s, stage 07 (fusion + early, {args.seeds} seeds each) {fus:.0f} s")
+    print("\n".join(out), flush=True)
 
 
 def throughput(args) -> None:

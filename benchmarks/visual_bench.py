@@ -1,7 +1,7 @@
 """Stage 02 `visual` benchmark: the extraction loop against a bare forward loop, grid sampling, oneDNN cache.
 
     python benchmarks/visual_bench.py                       # ~3 min on 2 CPU cores
-    python benchmarks/visual_bench.py --only speed --rounds 1 --backbone resnet50-tiny   # quicker
+    python benchmarks/visual_bench.py --only speed --rounds 1 --backbone resnet10t   # quicker
 
 A crop store of `--frames` 224 px face crops (skimage's astronaut, shifted and lit differently
 per frame, JPEG q95 as stage 01 writes them) is generated in a temporary folder.

@@ -51,7 +51,8 @@ def test_limit_must_be_positive(capsys):
 
 def test_dry_run_on_an_empty_cache_says_what_would_run(synth_corpus, tmp_path, caplog):
     root, _ = synth_corpus
-    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "--dry-run", "--limit", "2"]
+    args = [f"corpus.root={root}", f"cache_root={tmp_path}", "visual.weights=random", "speech.weights=random",
+            "--dry-run", "--limit", "2"]  # random: the default backbones' weights are not on this machine
     assert main(["run", *args]) == 0
     assert "prepare: would run" in caplog.text
     assert f"{stage_names()[1]}: would run after prepare" in caplog.text

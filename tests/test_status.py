@@ -73,7 +73,7 @@ def test_status_partial_then_done_with_first_error(flaky_pipeline, synth_corpus,
     partial = status(capsys, *args)
     assert partial["flaky"][2:4] == ["partial", "3/6"]
     assert "flaky: partial (--limit 3): a full run adds the missing clips" in partial["_text"][0]
-    assert main(["run", *args]) == 0
+    assert main(["run", *args]) == 1  # finished, one clip failed
     done = status(capsys, *args)
     assert done["flaky"][2:5] == ["done", "5/6", "1"]
     assert "flaky: 1 failed; first: s001: videos/s001.mp4: cannot decode frame 12" in done["_text"][0]

@@ -1,8 +1,11 @@
 """A video's audio as a 16 kHz mono float32 waveform, decoded and resampled as a stream with PyAV.
 
-`decode_audio(path, rate)` returns the samples from the video's start (time 0 of the container),
-any input rate and channel count (channels are averaged to mono). A stream that
-starts late is padded with zeros in front; samples before time 0 (encoder priming) are dropped.
+`decode_audio(path, rate)` returns the samples on the clip's clock: time 0 is the presentation
+time of the video's first frame (`affect.video.decode.VideoInfo.start`), not the container's
+time 0, so that sample `t * rate` plays with the frame shown at `t`. Any input rate and channel
+count (channels are averaged to mono). An audio stream that starts after the first frame is
+padded with zeros in front; samples before the first frame (a video stream that starts late,
+encoder priming) are dropped.
 `fit_to_duration` pads or trims to the video's duration and says which samples are real.
 
 Errors: a file that cannot be opened or an audio stream that fails to decode raises `AudioError`
@@ -34,11 +37,23 @@ class DecodedAudio:
     rate: int
     source_rate: int  # the stream's own sample rate
     source_channels: int
-    start: float  # seconds: where the stream's first sample sits on the container's clock
+    start: float  # seconds: where the stream's first sample sits on the clip's clock (0 = first video frame)
+    origin: float = 0.0  # the first video frame's presentation time on the container's clock
 
 
-def decode_audio(path: str | Path, rate: int = 16000) -> DecodedAudio | None:
-    """Decode the first audio stream of `path` to mono float32 at `rate`; None when it has none."""
+def video_origin(path: str | Path) -> float:
+    """The first video frame's presentation time (s, container clock); 0 without a video stream."""
+    from affect.video.decode import VideoError, probe_video
+
+    try:
+        return probe_video(path).start
+    except VideoError:
+        return 0.0
+
+
+def decode_audio(path: str | Path, rate: int = 16000, origin: float | None = None) -> DecodedAudio | None:
+    """Decode the first audio stream of `path` to mono float32 at `rate` on the clip's clock; None
+    when it has none. `origin`: the first video frame's time (read from the file when None)."""
     import av
 
     path = Path(path)
@@ -65,14 +80,17 @@ def decode_audio(path: str | Path, rate: int = 16000) -> DecodedAudio | None:
             raise AudioError(path, f"audio stream {stream.index} fails to decode after "
                                    f"{sum(map(len, chunks)) / rate:.2f} s: {e}") from None
         wave = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
-        start = start or 0.0
+        if origin is None:
+            origin = video_origin(path)
+        start = (start or 0.0) - origin
         offset = int(round(start * rate))
         if offset > 0:
             wave = np.concatenate([np.zeros(offset, np.float32), wave])
         elif offset < 0:
             wave = wave[-offset:]
         return DecodedAudio(wave=wave, rate=rate, source_rate=int(stream.codec_context.sample_rate or 0),
-                            source_channels=int(stream.codec_context.channels or 0), start=start)
+                            source_channels=int(stream.codec_context.channels or 0), start=start,
+                            origin=origin)
 
 
 def fit_to_duration(wave: np.ndarray, samples: int) -> tuple[np.ndarray, int]:

@@ -5,13 +5,17 @@ Under the stage's output folder (`<cache_root>/<corpus>/audio/<variant>-<hash8>/
     videos/<video>/wave.npy       float32 [samples], 16 kHz mono, denoised; exactly
                                   round(video_frames / fps * 16000) samples from the video's
                                   time 0 (zeros where the track has no real audio)
+    videos/<video>/wave_raw.npy   (`audio.keep_raw`) the same samples before enhancement
+                                  (after the input fixes: DC offset removed)
     videos/<video>/activity.npz   an `affect.cache.series` Series: values [N, 1] speech activity
                                   0/1 per 32 ms window (512 samples), times = window centres
                                   (k + 0.5) * 0.032 s, mask = the window holds real audio
                                   (False: no audio stream, past the end of a short track,
                                   NaN samples), rate 31.25
     videos/<video>/audio.json     status (ok | no-audio | silent | empty), source rate and
-                                  channels, samples, real_samples, vad method, problems
+                                  channels, samples, real_samples, vad method, denoise backend,
+                                  `input` (what was checked: clipped fraction, DC offset,
+                                  bandwidth, channels, missing seconds), problems
     clips/<clip>/audio.json       {"video": <video>, ...}: which video folder the clip uses
                                   (`_left` / `_right` clips share one)
     clips/<clip>/summary.json
@@ -29,6 +33,8 @@ import numpy as np
 from affect.cache.series import Series, load_series
 
 WAVE = "wave.npy"
+RAW_WAVE = "wave_raw.npy"  # the waveform before enhancement (`audio.keep_raw`)
+RAW_SUFFIX = ".raw"  # stage 04's name for a backbone's features of the raw waveform: `<backbone>.raw`
 ACTIVITY = "activity.npz"
 INFO = "audio.json"
 
@@ -56,9 +62,12 @@ def load_audio_info(audio_stage_dir: str | Path, clip: str) -> dict[str, Any]:
     return json.loads((folder / INFO).read_text())
 
 
-def load_wave(audio_stage_dir: str | Path, clip: str, mmap: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+def load_wave(audio_stage_dir: str | Path, clip: str, mmap: bool = True, raw: bool = False
+              ) -> tuple[np.ndarray, dict[str, Any]]:
     """(float32 [samples] at 16 kHz, the video's audio.json) for a clip; memory-mapped by default,
-    so long recordings are read lazily, chunk by chunk."""
+    so long recordings are read lazily, chunk by chunk. `raw`: the waveform before enhancement."""
     folder = video_dir(audio_stage_dir, clip_video(audio_stage_dir, clip))
-    wave = np.load(folder / WAVE, mmap_mode="r" if mmap else None)
+    if raw and not (folder / RAW_WAVE).is_file():
+        raise FileNotFoundError(f"{folder / RAW_WAVE} missing: stage 03 ran without audio.keep_raw=true")
+    wave = np.load(folder / (RAW_WAVE if raw else WAVE), mmap_mode="r" if mmap else None)
     return wave, json.loads((folder / INFO).read_text())

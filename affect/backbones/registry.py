@@ -12,6 +12,7 @@ importing `affect` pays for no model library.
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,20 +33,24 @@ class BackboneSpec:
     factory: Callable[..., Backbone]
     description: str = ""
     tiny: bool = False  # a small variant for tests and the demo
+    alias_of: str = ""  # a deprecated name: the same architecture and weights as `alias_of`
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
 _loaded = False
+_warned_aliases: set[str] = set()
 
 
-def register_backbone(name: str, *, modality: str, family: str, description: str = "", tiny: bool = False):
+def register_backbone(name: str, *, modality: str, family: str, description: str = "", tiny: bool = False,
+                      alias_of: str = ""):
+    """Register `name`; `alias_of` marks an old name kept working (one deprecation line when it is used)."""
     if modality not in ("visual", "speech"):
         raise ValueError(f"backbone {name!r}: modality must be 'visual' or 'speech', got {modality!r}")
 
     def decorator(factory: Callable[..., Backbone]) -> Callable[..., Backbone]:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"backbone {name!r} is registered twice")
-        _REGISTRY[name] = BackboneSpec(name, modality, family, factory, description, tiny)
+        _REGISTRY[name] = BackboneSpec(name, modality, family, factory, description, tiny, alias_of)
         return factory
 
     return decorator
@@ -62,13 +67,21 @@ def _load_all() -> None:
 def get_spec(name: str) -> BackboneSpec:
     _load_all()
     if name not in _REGISTRY:
-        raise KeyError(f"unknown backbone {name!r}; registered: {', '.join(list_backbones())}")
-    return _REGISTRY[name]
+        raise KeyError(f"unknown backbone {name!r}; registered: {', '.join(list_backbones(aliases=False))}")
+    spec = _REGISTRY[name]
+    if spec.alias_of and name not in _warned_aliases:
+        _warned_aliases.add(name)
+        logging.getLogger(__name__).warning(
+            "backbone %r is a deprecated name of %r (the same architecture and weights); use %r", name,
+            spec.alias_of, spec.alias_of)
+    return spec
 
 
-def list_backbones(modality: str | None = None) -> list[str]:
+def list_backbones(modality: str | None = None, aliases: bool = True) -> list[str]:
+    """Registered names (`aliases=False`: without the deprecated old names)."""
     _load_all()
-    return sorted(n for n, s in _REGISTRY.items() if modality is None or s.modality == modality)
+    return sorted(n for n, s in _REGISTRY.items()
+                  if (modality is None or s.modality == modality) and (aliases or not s.alias_of))
 
 
 def create_backbone(name: str, weights: str = "default", **kwargs: Any) -> Backbone:

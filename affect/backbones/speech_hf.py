@@ -4,7 +4,7 @@ Frame grid. Both encoders give 50 frames/s (one per 320 samples at 16 kHz). A re
 samples gets N = n // 320 frames; frame k covers samples [320 k, 320 (k + 1)) and sits at
 (k + 0.5) / 50 s. Each encoder places its input so that its frame k is centred there.
 
-Weights (DESIGN §5). A model is a `from_pretrained` folder (config.json + weights): `weights` is
+Weights. A model is a `from_pretrained` folder (config.json + weights): `weights` is
 a folder (or a file in it), else `checkpoints/<name>/`, else the Hugging Face cache (offline:
 answered at once), else `WeightsNotFound` naming the folder and `affect weights fetch <name>`.
 `weights=random` builds the architecture from its config with seeded random weights.

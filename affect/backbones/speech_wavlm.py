@@ -1,4 +1,4 @@
-"""WavLM (transformers `WavLMModel`) as speech backbones: `wavlm-base-plus`, `wavlm-large`, `wavlm-tiny`.
+"""WavLM (transformers `WavLMModel`) as speech backbones: `wavlm-base-plus`, `wavlm-large`, `wavlm-d32-random`.
 
 Layer choice (`layer=`): `last` (the last layer's output), `<i>` (hidden state i: 0 = the input
 of the first transformer layer, i = the output of layer i), `mean<k>` / `sum<k>` (mean / sum of
@@ -35,7 +35,7 @@ CONTEXT_FRAMES = 50  # one second of context each side of a chunk
 MODELS: dict[str, tuple[str | None, str, bool, str]] = {
     "wavlm-base-plus": ("microsoft/wavlm-base-plus", "last", False, "WavLM Base+ (94M), 12 layers, D=768"),
     "wavlm-large": ("microsoft/wavlm-large", "sum4", True, "WavLM Large (316M), 24 layers, D=1024, sum of last 4"),
-    "wavlm-tiny": (None, "sum2", True, "tiny random WavLM for tests and the demo (4 layers, D=32)"),
+    "wavlm-d32-random": (None, "sum2", True, "small WavLM with RANDOM weights, for tests and the demo (4 layers, D=32)"),
 }
 TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
                    conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
@@ -43,7 +43,10 @@ TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, i
 CONFIGS = {"wavlm-base-plus": dict(), "wavlm-large": dict(hidden_size=1024, num_hidden_layers=24,
                                                           num_attention_heads=16, intermediate_size=4096,
                                                           feat_extract_norm="layer", do_stable_layer_norm=True),
-           "wavlm-tiny": TINY_CONFIG}
+           "wavlm-d32-random": TINY_CONFIG}
+ALIASES = {"wavlm-tiny": "wavlm-d32-random"}  # old names, kept working with a deprecation line
+MODELS.update({old: MODELS[new] for old, new in ALIASES.items()})
+CONFIGS.update({old: CONFIGS[new] for old, new in ALIASES.items()})
 
 
 def parse_layer(layer: str, layers: int) -> tuple[str, list[int]]:
@@ -136,7 +139,7 @@ def _factory(name: str):
 
 for _name, (_repo, _layer, _norm, _desc) in MODELS.items():
     register_backbone(_name, modality="speech", family="wavlm", description=_desc,
-                      tiny=_repo is None)(_factory(_name))
+                      tiny=_repo is None, alias_of=ALIASES.get(_name, ""))(_factory(_name))
     if _repo:
         register_hf_fetcher(_name, _repo, ["config.json", "preprocessor_config.json", "*.safetensors",
                                            "pytorch_model.bin"])

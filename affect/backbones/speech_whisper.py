@@ -1,5 +1,5 @@
 """The Whisper encoder (transformers `WhisperModel.encoder`) as speech backbones:
-`whisper-base` (80 mel bins, D=512), `whisper-large-v3` (128 mel bins, D=1280), `whisper-tiny-random`.
+`whisper-base` (80 mel bins, D=512), `whisper-large-v3` (128 mel bins, D=1280), `whisper-d32-random` (random weights; old name `whisper-tiny-random`).
 
 Features are the encoder's last hidden state (its frame features, not decoder states).
 
@@ -33,7 +33,8 @@ SHIFT = HOP // 2  # 160 samples: see the module docstring
 MODELS: dict[str, tuple[str | None, int, str]] = {
     "whisper-base": ("openai/whisper-base", 80, "Whisper base encoder (6 layers, D=512), 80 mel bins"),
     "whisper-large-v3": ("openai/whisper-large-v3", 128, "Whisper large-v3 encoder (32 layers, D=1280), 128 mel bins"),
-    "whisper-tiny-random": (None, 80, "tiny random Whisper encoder for tests and the demo (2 layers, D=32)"),
+    "whisper-d32-random": (None, 80, "small Whisper-style encoder with RANDOM weights, for tests and the demo "
+                                     "(2 layers, D=32; not OpenAI's whisper-tiny)"),
 }
 CONFIGS: dict[str, dict[str, Any]] = {
     "whisper-base": dict(d_model=512, encoder_layers=6, encoder_attention_heads=8, encoder_ffn_dim=2048,
@@ -41,11 +42,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "whisper-large-v3": dict(d_model=1280, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
                              decoder_layers=32, decoder_attention_heads=20, decoder_ffn_dim=5120, num_mel_bins=128,
                              vocab_size=51866),
-    "whisper-tiny-random": dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
+    "whisper-d32-random": dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64,
                                 decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80,
                                 vocab_size=128, max_target_positions=32, pad_token_id=0, bos_token_id=1,
                                 eos_token_id=1, decoder_start_token_id=2),
 }
+ALIASES = {"whisper-tiny-random": "whisper-d32-random"}  # old names, kept working with a deprecation line
+MODELS.update({old: MODELS[new] for old, new in ALIASES.items()})
+CONFIGS.update({old: CONFIGS[new] for old, new in ALIASES.items()})
 
 
 def plan_windows(n: int, hop: int) -> list[tuple[int, int, int]]:
@@ -137,6 +141,6 @@ def _factory(name: str):
 
 for _name, (_repo, _mels, _desc) in MODELS.items():
     register_backbone(_name, modality="speech", family="whisper", description=_desc,
-                      tiny=_repo is None)(_factory(_name))
+                      tiny=_repo is None, alias_of=ALIASES.get(_name, ""))(_factory(_name))
     if _repo:
         register_hf_fetcher(_name, _repo, ["config.json", "preprocessor_config.json", "*.safetensors"])

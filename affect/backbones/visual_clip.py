@@ -3,7 +3,7 @@
 Features = the CLIP image embedding (the vision tower's projected output, before L2
 normalisation); the text tower is dropped after loading. Input size, mean, std and
 interpolation come from open_clip's preprocess config of the model and pretrained tag.
-Weights (DESIGN §5): `weights` is `default` (the registered tag), another open_clip tag of
+Weights: `weights` is `default` (the registered tag), another open_clip tag of
 the same architecture (an unknown one fails listing the valid tags), a file, or `random`;
 files are looked for in `checkpoints/<name>/` (`open_clip_model.safetensors` or
 `open_clip_pytorch_model.bin`; another tag in `checkpoints/<name>/<tag>/`), then in the

@@ -2,7 +2,7 @@
 
 Features = timm's pooled pre-classifier output (`num_classes=0`). Input size, interpolation,
 mean and std come from the model's `pretrained_cfg` (`timm.data.resolve_data_config`: the
-size the weights were trained at, not timm's larger test size: the crops are 224 px). Weights (DESIGN §5): `weights` is `default` (the tag in `TIMM_MODELS`), another timm tag
+size the weights were trained at, not timm's larger test size: the crops are 224 px). Weights: `weights` is `default` (the tag in `TIMM_MODELS`), another timm tag
 of the same architecture (e.g. `tv_in1k`), a file, or `random`; files are looked for in
 `checkpoints/<name>/` (`model.safetensors` or `pytorch_model.bin`; another tag in
 `checkpoints/<name>/<tag>/`), then in the Hugging Face cache, then downloaded; the file found is
@@ -29,9 +29,11 @@ TIMM_MODELS: dict[str, tuple[str, str, bool]] = {
     "seresnet50": ("seresnet50.a1_in1k", "SE-ResNet-50, ImageNet-1k (timm A1 recipe)", False),
     "eva02-large": ("eva02_large_patch14_224.mim_m38m",
                     "EVA02-Large/14 at 224 px, MIM-pretrained on Merged-38M (no classifier fine-tune)", False),
-    "resnet50-tiny": ("resnet10t.c3_in1k", "tiny ResNet for tests/demo (timm resnet10t, ImageNet-1k)", True),
+    "resnet10t": ("resnet10t.c3_in1k", "ResNet-10t, a small ResNet for tests and the demo (timm, ImageNet-1k)", True),
     "eva02-tiny": ("eva02_tiny_patch14_224.mim_in22k", "EVA02-Tiny/14 at 224 px, MIM on ImageNet-22k", True),
 }
+ALIASES = {"resnet50-tiny": "resnet10t"}  # old names, kept working with a deprecation line
+TIMM_MODELS.update({old: TIMM_MODELS[new] for old, new in ALIASES.items()})
 
 
 def split_tag(model_tag: str) -> tuple[str, str]:
@@ -112,5 +114,5 @@ def _fetch(name: str, dest: Path, weights: str) -> list[Path]:
 
 for _name, (_model, _description, _tiny) in TIMM_MODELS.items():
     register_backbone(_name, modality="visual", family="timm", description=_description,
-                      tiny=_tiny)(partial(build_timm, _name))
+                      tiny=_tiny, alias_of=ALIASES.get(_name, ""))(partial(build_timm, _name))
     register_fetcher(_name)(partial(_fetch, _name))

@@ -1,6 +1,6 @@
 """Face-pretrained backbones: VGGFace2 ResNet-50 and SE-ResNet-50 (architecture in `vggface2.py`).
 
-Weights (DESIGN §5): `weights` is `default` (= tag `ft`: pre-trained on MS1M, fine-tuned on
+Weights: `weights` is `default` (= tag `ft`: pre-trained on MS1M, fine-tuned on
 VGGFace2), `scratch` (VGGFace2 only), a file (`.pkl` in the published format, or a `.pth`
 state dict with the same names), or `random`. Files are looked for as
 `checkpoints/<name>/<arch>_<tag>_weight.pkl` (the published names, e.g.

@@ -1,4 +1,4 @@
-"""Where a backbone's weights come from (DESIGN §5), for every backbone family.
+"""Where a backbone's weights come from, for every backbone family.
 
 Order, first hit wins:
 
@@ -39,7 +39,7 @@ _FETCHERS: dict[str, Fetcher] = {}
 
 
 class WeightsNotFound(RuntimeError):
-    """No weights for a backbone in any of the places DESIGN §5 lists; the message says how to get them."""
+    """No weights for a backbone in any of the places listed above; the message says how to get them."""
 
     def __init__(self, name: str, message: str):
         super().__init__(message)
@@ -78,16 +78,26 @@ def resolve_weights(name: str, weights: str, filenames: Sequence[str], fetch_hin
     fetch_hint: a sentence appended to the error (e.g. where to get files that cannot be fetched).
     fallback: the library's own cache and download (returns a path, None or raises); skipped when absent.
     """
+    if _probing:
+        raise _Located(_locate(name, weights, filenames, fetch_hint, fallback))
+    return _locate(name, weights, filenames, fetch_hint, fallback)
+
+
+def _locate(name: str, weights: str, filenames: Sequence[str], fetch_hint: str,
+            fallback: Callable[[], Path | str | None] | None) -> Path | None:
     if weights == RANDOM:
-        log.warning("%s: random weights (weights=random): features are NOT pretrained", name)
+        if not _probing:
+            log.warning("%s: random weights (weights=random): its features are NOT pretrained", name)
         return None
     if looks_like_path(weights):
         return _explicit(name, Path(weights).expanduser(), filenames)
     folder = checkpoint_dir(name)
     for filename in filenames:
         if (folder / filename).is_file():
-            log.info("%s: weights from %s", name, folder / filename)
+            log.log(logging.DEBUG if _probing else logging.INFO, "%s: weights from %s", name, folder / filename)
             return folder / filename
+    if _probing and fallback is not None and not offline():  # a dry run never downloads
+        raise _Located(Path(f"(not in {folder}: the library's cache, then a download, will be tried)"))
     if fallback is not None:
         start = time.perf_counter()
         try:
@@ -99,6 +109,42 @@ def resolve_weights(name: str, weights: str, filenames: Sequence[str], fetch_hin
             log.info("%s: weights from the library cache %s", name, found)
             return Path(found)
     raise WeightsNotFound(name, not_found_message(name, weights, filenames, fetch_hint))
+
+
+_probing = False  # set by `probe_weights`: resolve_weights reports where the weights are and builds nothing
+
+
+class _Located(Exception):
+    """Raised by resolve_weights while probing: carries the path found (None: random weights)."""
+
+    def __init__(self, path: Path | None):
+        super().__init__(str(path))
+        self.path = path
+
+
+def probe_weights(name: str, weights: str) -> tuple[bool, str]:
+    """Whether backbone `name` would find its weights, without building it: (ok, what / why not).
+
+    Runs the backbone's own factory up to its `resolve_weights` call (which, while probing, raises
+    instead of returning), so the places looked in are the ones a real run uses."""
+    global _probing
+    from affect.backbones.registry import create_backbone, get_spec
+
+    spec = get_spec(name)
+    if spec.family in BUNDLED_FAMILIES:
+        return True, "bundled with its package"
+    _probing = True
+    try:
+        create_backbone(name, weights=weights)
+    except _Located as found:
+        return True, "random weights (weights=random)" if found.path is None else str(found.path)
+    except WeightsNotFound as e:
+        return False, str(e)
+    except (ValueError, KeyError) as e:  # an unknown tag...
+        return False, f"backbone {name!r}: {e}"
+    finally:
+        _probing = False
+    return True, "no weights file needed"
 
 
 def not_found_message(name: str, weights: str, filenames: Sequence[str], fetch_hint: str = "") -> str:
@@ -163,20 +209,42 @@ def fetch_weights(name: str, weights: str = DEFAULT) -> list[Path]:
 
 
 # `affect weights list` / `affect weights fetch` ------------------------------------------
-def weights_table() -> str:
-    """One line per registered backbone: modality, family, tiny, fetchable, what `checkpoints/<name>/` holds."""
-    from affect.backbones.registry import get_spec, list_backbones
+BUNDLED_FAMILIES = ("opensmile", "dlib")  # their models ship inside their pip packages
 
-    can_fetch = set(fetchable())
+
+def weights_kind(name: str) -> str:
+    """How backbone `name` gets weights: `bundled` (in its package), `fetch` (affect weights fetch), `random only`
+    (a small test architecture with no published weights), or `old name of X` for a deprecated alias."""
+    from affect.backbones.registry import get_spec
+
+    spec = get_spec(name)
+    if spec.alias_of:
+        return f"old name of {spec.alias_of}"
+    if spec.family in BUNDLED_FAMILIES:
+        return "bundled"
+    return "fetch" if name in fetchable() else "random only"
+
+
+def weights_table() -> str:
+    """One line per registered backbone: modality, family, tiny, weights (fetch / bundled / random only),
+    what `checkpoints/<name>/` holds; deprecated old names last."""
+    from affect.backbones.registry import _REGISTRY, get_spec, list_backbones
+
+    names = list_backbones(aliases=False)
     lines = [f"checkpoints root: {checkpoints_root()} (${CHECKPOINTS_ENV} to change)",
-             f"{'name':<22} {'modality':<8} {'family':<10} {'tiny':<5} {'fetch':<5} checkpoints/<name>/"]
-    for name in list_backbones():
+             f"{'name':<22} {'modality':<8} {'family':<10} {'tiny':<5} {'weights':<12} checkpoints/<name>/"]
+    for name in names:
         spec = get_spec(name)
         folder = checkpoint_dir(name)
         files = [p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts] if folder.is_dir() else []
         held = f"{len(files)} file(s), {sum(p.stat().st_size for p in files) / 1e6:.0f} MB" if files else "-"
         lines.append(f"{name:<22} {spec.modality:<8} {spec.family:<10} {'yes' if spec.tiny else '':<5} "
-                     f"{'yes' if name in can_fetch else '':<5} {held}")
+                     f"{weights_kind(name):<12} {held}")
+    old = sorted(n for n, s in _REGISTRY.items() if s.alias_of)
+    if old:
+        lines.append("deprecated names (still accepted): " + ", ".join(f"{n} -> {_REGISTRY[n].alias_of}" for n in old))
+    lines.append("weights: fetch = `affect weights fetch NAME` fills checkpoints/<name>/; bundled = ships with its "
+                 "package; random only = no published weights (run with weights=random)")
     return "\n".join(lines) + "\n"
 
 

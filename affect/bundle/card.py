@@ -26,7 +26,9 @@ def model_card(info: dict[str, Any], members: dict[str, dict[str, Any]]) -> str:
         f"- exported: {info['created']} with affect {info['affect_version']} (bundle version {info['version']})",
         f"- training corpus: `{t['corpus']}` (stage 00 fingerprint `{t['fingerprint'][:16]}`)",
         f"- splits (clips): {', '.join(f'{s} {n}' for s, n in t['splits'].items())}",
-        f"- members: {len(members)} ({', '.join(members)}), averaged frame by frame",
+        f"- members: {len(members)} ({', '.join(members)})"
+        + (", stacked per dimension with the weights in bundle.json (`stacks`)" if info.get("stacks")
+           else ", averaged frame by frame"),
         "",
         "## Validation scores",
         "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,15 +30,27 @@ def stage_fingerprint(stage: str, version: int, config: dict[str, Any], inputs: 
     return digest({"stage": stage, "version": version, "config": config, "inputs": inputs})
 
 
-def files_fingerprint(root: Path, paths: Iterable[Path]) -> str:
-    """Hash of (path, size, mtime) of each file: cheap, and changes when a file does.
+def corpus_name(path: Path, root: Path) -> str:
+    """How a file is named below a corpus root: relative to the root as spelled (so a `videos/` or
+    `annotations/` that is a symbolic link to another disk keeps its place in the corpus), else
+    relative to the resolved root, else its resolved absolute path."""
+    path, root = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    for p, r in ((path, root), (path.resolve(), root.resolve())):
+        try:
+            return p.relative_to(r).as_posix()
+        except ValueError:
+            continue
+    return path.resolve().as_posix()
 
-    Paths are relative to `root`; a file outside it (a clip list naming videos elsewhere, as
-    `affect infer` writes) enters with its absolute path."""
-    root = root.resolve()
+
+def files_fingerprint(root: Path, paths: Iterable[Path]) -> str:
+    """Hash of (name below `root`, size, mtime) of each file: cheap, and changes when a file does.
+
+    Files may lie outside `root` (symbolic links to another disk): they are named by
+    `corpus_name` and stat'ed through the link.
+    """
     rows = []
-    for p in sorted(Path(p).resolve() for p in paths):
+    for name, p in sorted({corpus_name(p, root): Path(p) for p in paths}.items()):
         st = p.stat()
-        name = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.as_posix()
         rows.append((name, st.st_size, st.st_mtime_ns))
     return digest(rows)

@@ -1,6 +1,6 @@
 """Find a corpus's clips: which video, which label file, which side and split.
 
-Two layouts: Aff-Wild2's (DESIGN §3) and a generic CSV. Both give `ClipSource` records and
+Two layouts: Aff-Wild2's (as distributed) and a generic CSV. Both give `ClipSource` records and
 a list of problems (bad rows, missing files) that the caller records and skips.
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Problem:
     clip: str
     file: str
     error: str
+    split: str = ""  # the split the clip was meant for, when known
 
 
 def split_side(clip: str) -> tuple[str, str | None]:
@@ -83,7 +84,7 @@ def affwild2_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], l
                 continue
             name = Path(name).stem if name.lower().endswith(VIDEO_SUFFIXES) else name
             if not CLIP_ID.match(name):
-                problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r}"))
+                problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r}", "test"))
                 continue
             sources.append(_source(name, None, "test", videos, crops_root))
     if not sources and not problems:
@@ -114,9 +115,11 @@ def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[P
         side = row.get("side", "").strip().lower() or None
         split = row.get("split", "").strip().lower() or "train"
         if not CLIP_ID.match(clip):
-            problems.append(Problem(clip, where, f"bad clip id {clip!r} (letters, digits, _ . - only)"))
+            problems.append(Problem(clip, where, f"bad clip id {clip!r} (letters, digits, _ . - only)",
+                                    split if split in SPLITS else ""))
         elif side not in (None, *SIDES):
-            problems.append(Problem(clip, where, f"side must be left or right, got {side!r}"))
+            problems.append(Problem(clip, where, f"side must be left or right, got {side!r}",
+                                    split if split in SPLITS else ""))
         elif split not in SPLITS:
             problems.append(Problem(clip, where, f"split must be one of {SPLITS}, got {split!r}"))
         else:

@@ -24,7 +24,7 @@ image; descriptors for re-identification are computed here, on the frames in han
 subject is chosen; pass 2 decodes the video again and converts to RGB only the frames that get
 a crop, at full size, and warps them. Alternatives weighed: keeping images or crops of every
 candidate face (memory or JPEG work grows with the number of faces in view), or a local-window
-choice (what issue 11 showed to switch to a bystander). Cost on 1080p H.264 with detection
+choice (a one-pass tracker was seen to switch to a bystander). Cost on 1080p H.264 with detection
 at 640 px (`benchmarks/faces_bench.py --only hd`, one CPU thread): both decodes, the crops and
 the tracking add ~20% CPU time to bare MTCNN (~19 ms a frame beside ~75 ms of detection),
 about half of it the second decode; the full-size RGB conversion pass 2 does replaces the

@@ -38,6 +38,29 @@ def _member(run: str, run_dir: Path) -> dict[str, Any]:
     return {"state_dict": ckpt["model"], "record": record}
 
 
+def _stacks(runs: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """A stacked model (stage 07's `fusion`: per dimension, weights over candidates that are each the
+    mean of some runs) as its structure and its leaf runs; any other model: no stacks, its own runs."""
+    from affect.train.runs import read_run
+
+    stacks, leaves = [], {}
+    for run, path in sorted(runs.items()):
+        rec = read_run(Path(path))
+        if rec.get("kind") != "stack":
+            leaves[run] = Path(path)
+            continue
+        candidates = []
+        for c in rec["candidates"]:
+            names = []
+            for rel in c["runs"]:
+                leaf = (Path(path) / rel).resolve()
+                names.append(read_run(leaf)["name"])
+                leaves[names[-1]] = leaf
+            candidates.append({"name": c["name"], "runs": names})
+        stacks.append({"run": run, "mode": rec.get("mode", ""), "candidates": candidates, "weights": rec["weights"]})
+    return stacks, leaves
+
+
 def _validation_rows(cfg: Config, model: str, predict, members: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for run, m in members.items():
@@ -71,15 +94,22 @@ def _selection(cfg: Config, model: str, smoothing: dict[str, Any], members: dict
     tcfg = cfg.unimodal.train if model.startswith("unimodal/") else cfg.fusion.train
     split = ("k-fold cross-validation by video (one run per fold, scored out of fold)" if tcfg.cv
              else "the corpus's own train/validation split" if tcfg.fold < 0 else f"validation on stage 00's fold {tcfg.fold}")
+    where = ("the inner development set (training videos held out of fitting; the validation split is untouched)"
+             if tcfg.select == "dev" else "the validation split (its figures are then optimistic)")
     lines = [f"split: {split}; folds by video (`_left`/`_right` together)",
-             f"each member: the epoch with the best validation P_VA (global CCC), early stopping after "
+             f"choices made on: {where}",
+             f"each member: the epoch with the best P_VA on {where}, early stopping after "
              f"{tcfg.patience} epochs without a better one (at most {tcfg.epochs} epochs)",
              f"members: {', '.join(members)} (seeds and folds averaged)"]
     if not model.startswith("unimodal/"):
-        how = (f"named in fusion.features" if cfg.fusion.features else
-               f"the top {cfg.fusion.top_k} of stage 06's validation ranking"
+        how = ("named in fusion.features" if cfg.fusion.features else
+               f"the top {cfg.fusion.top_k} of stage 06's ranking on {where}"
+               + (" per dimension" if cfg.fusion.per_dimension else "")
                + (" per modality" if cfg.fusion.per_modality else ""))
         lines.append(f"feature sets: {how}")
+        if model == "fusion":
+            lines.append(f"fused model: per-dimension weights ({cfg.fusion.stack}) over the attention network and "
+                         f"the sets' own regressors, fitted on {where}")
     lines.append(f"smoothing windows: chosen on {smoothing.get('chosen_on') or 'nothing'} among "
                  f"{cfg.predict.smooth_windows} s ({smoothing['kind']} filter)")
     return lines
@@ -107,7 +137,8 @@ def export_bundle(cfg: Config, out: Path, model: str = "fusion", command: str = 
     folder = models[model]
     runs = json.loads((folder / "info.json").read_text())["members"]
     smoothing = json.loads((folder / "smoothing.json").read_text())
-    members = {run: _member(run, Path(path)) for run, path in sorted(runs.items())}
+    stacks, leaves = _stacks(runs)
+    members = {run: _member(run, Path(path)) for run, path in sorted(leaves.items())}
     used: list[str] = []
     for m in members.values():
         used += [f for f in m["record"]["spec"]["features"] if f not in used]
@@ -127,6 +158,7 @@ def export_bundle(cfg: Config, out: Path, model: str = "fusion", command: str = 
         "model": model, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "affect_version": package_version(), "bundle_name": Path(out).name, "command": command,
         "features": features, "settings": settings,
+        "stacks": stacks,
         "smoothing": {"kind": smoothing["kind"], "window_s": smoothing["window_s"], "chosen_on": smoothing["chosen_on"]},
         "training": {"corpus": predict.corpus_name, "fingerprint": predict.upstream("prepare").fingerprint,
                      "splits": {str(s): int(n) for s, n in manifest["split"].value_counts().sort_index().items()},

@@ -12,7 +12,7 @@ the voice is missing.
 
 Why GRUs and not self-attention over time: with 5-15 training clips a self-attention encoder
 fits the training clips through the (high-dimensional, weakly informative) visual sets and
-misses the voice's arousal; the GRU's smoothing inductive bias keeps it (README, stages 05-07).
+misses the voice's arousal; the GRU's smoothing inductive bias keeps it (docs/training.md).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 ``TrainBackend`` forwards to ``affect.train.runs`` (``list_runs``, ``predict_grid``, ``read_run``) and
 ``affect.train.aligned`` (``load_clip``), imported only when used; tests give the stage
-another backend with the same four methods (``train_clips`` reads each run's run.json).
+another backend with the same methods (``train_clips`` and ``dev_clips`` read each run's run.json).
 """
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ class RunsBackend(Protocol):
         """The clip's grid and its number of steps, as stage 05 stored them."""
 
     def train_clips(self, run_dir: Path) -> set[str]:
-        """The clips the run trained on (empty when the run does not say)."""
+        """The clips whose labels the run used: fitted on, and its inner development set (empty when the run
+        does not say)."""
+
+    def dev_clips(self, run_dir: Path) -> set[str]:
+        """The run's inner development set (empty when it selected on validation or does not say)."""
 
 
 class TrainBackend:
@@ -52,6 +56,15 @@ class TrainBackend:
         from affect.train.runs import read_run
 
         try:
-            return set(read_run(run_dir).get("train_clips", []))
+            run = read_run(run_dir)
         except FileNotFoundError:  # not a finished run: predict_run reports it
+            return set()
+        return set(run.get("train_clips", [])) | set(run.get("dev_clips", []))
+
+    def dev_clips(self, run_dir: Path) -> set[str]:
+        from affect.train.runs import read_run
+
+        try:
+            return set(read_run(run_dir).get("dev_clips", []))
+        except FileNotFoundError:
             return set()

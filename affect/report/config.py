@@ -14,6 +14,7 @@ class PredictConfig:
     smooth: bool = True  # choose a temporal smoothing window on the validation split and apply it
     smooth_kind: str = "mean"  # mean | median: the centred filter
     smooth_windows: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])  # candidate windows in seconds (0 = none is always tried)
+    missing: str = "fail"  # fail | zeros | mean: a test clip without predictions (rejected at stage 00, failed) stops stage 08, or is filled with 0 or the mean training label
 
 
 @dataclass

@@ -51,13 +51,37 @@ def to_video_frames(clip: str, values: npt.ArrayLike, grid: Grid, frames: int, f
     return np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
 
 
-def frame_table(values: npt.ArrayLike, fps: float) -> pd.DataFrame:
-    """``frame,time_s,valence,arousal``: one row per frame, frame = 1-based image number."""
+PRESENCE_COLUMNS = ("face", "speech")  # 1 = a face crop / detected speech at this frame, 0 = none (still predicted)
+
+
+def frame_table(values: npt.ArrayLike, fps: float, presence: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """``frame,time_s,valence,arousal[,face,speech]``: one row per frame, frame = 1-based image number,
+    time_s = the frame's centre; `presence` adds 0/1 columns (``face``, ``speech``), one value per frame."""
     v = np.asarray(values, dtype=np.float32)
     n = v.shape[0]
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "frame": np.arange(1, n + 1),
         "time_s": np.round(frame_times(n, fps), 6),
         "valence": v[:, 0],
         "arousal": v[:, 1],
     }, columns=list(FRAME_COLUMNS))
+    for name in PRESENCE_COLUMNS:
+        if presence is not None and name in presence:
+            flags = np.asarray(presence[name]).astype(bool)
+            if flags.shape != (n,):
+                raise ValueError(f"{name} presence: {flags.shape[0]} values for {n} frames")
+            table[name] = flags.astype(np.uint8)
+    return table
+
+
+def speech_at_frames(activity: np.ndarray, times: np.ndarray, valid: np.ndarray, frames: int, fps: float) -> np.ndarray:
+    """Speech activity (a 0/1 series at `times`, window centres) at each video frame's centre: the nearest
+    window's value, 0 where that window has no real audio or the frame lies beyond the series."""
+    centres = frame_times(frames, fps)
+    if len(times) == 0:
+        return np.zeros(frames, bool)
+    step = float(times[1] - times[0]) if len(times) > 1 else 1.0
+    k = np.rint((centres - times[0]) / step).astype(int)
+    inside = (k >= 0) & (k < len(times))
+    k = np.clip(k, 0, len(times) - 1)
+    return inside & (np.asarray(activity).reshape(-1)[k] > 0.5) & np.asarray(valid, bool)[k]

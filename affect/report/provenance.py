@@ -4,14 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Iterable
 
 import yaml
 
 from affect.cache.store import MARKER
-
-if TYPE_CHECKING:
-    from affect.stages.base import Stage
 
 #: config sections that belong to a stage besides its own (prepare reads the corpus section)
 EXTRA_SECTIONS = {"prepare": ("corpus",)}
@@ -39,18 +36,26 @@ def stage_record(name: str, number: int, path: Path) -> StageRecord:
     return StageRecord(name, number, path, fingerprint, text)
 
 
-def upstream_records(stage: Stage, include_self: bool = False) -> list[StageRecord]:
-    """Every stage that ``stage`` depends on, directly or not, ordered by stage number."""
-    seen: dict[str, Stage] = {}
+def records(stages: Iterable[tuple[str, int, Path]]) -> list[StageRecord]:
+    """A record per (name, number, folder), ordered by stage number (the caller, a stage, walks its inputs)."""
+    return [stage_record(name, number, path) for name, number, path in sorted(stages, key=lambda s: s[1])]
 
-    def visit(s: Stage) -> None:
-        for name in s.requires:
-            if name not in seen:
-                seen[name] = s.upstream(name)
-                visit(seen[name])
 
-    visit(stage)
-    if include_self:
-        seen[stage.name] = stage
-    ordered = sorted(seen.values(), key=lambda s: s.number)
-    return [stage_record(s.name, s.number, s.output.path) for s in ordered]
+def random_weight_backbones(recs: Iterable[StageRecord]) -> list[str]:
+    """The backbones of stages 02/04 that ran with random weights (their `backbones.json`)."""
+    names = []
+    for r in recs:
+        path = r.path / "backbones.json"
+        if r.name in ("visual", "speech") and path.is_file():
+            info = json.loads(path.read_text())
+            names += [n for n, d in info.items() if str(d.get("weights", "")).startswith("random")]
+    return names
+
+
+def fused_sets(recs: Iterable[StageRecord]) -> list[str]:
+    """The feature sets stage 07 fused (its done marker), [] when unknown."""
+    for r in recs:
+        marker = r.path / MARKER
+        if r.name == "fusion" and marker.is_file():
+            return list(json.loads(marker.read_text()).get("features", []))
+    return []

@@ -1,9 +1,11 @@
-"""The ceiling of a synthetic corpus: its generator's latent truth scored like a model.
+"""The ceiling row of a synthetic corpus: its generator's latent truth scored like a model.
 
 `affect synth` writes `latent/<clip>.csv` (the noise-free valence/arousal per video frame)
-beside the labels, which are that latent plus annotator noise. No model can beat the latent
-on average, so its score on a split is the ceiling the models of that split are read against.
-Real corpora have no latent folder and get no reference row.
+beside the labels, which are that latent plus annotator noise. Its score on a split is a
+reference the models of that split are read against (the share of it they reach), not a strict
+upper bound: CCC rewards matching the labels' scale, so a model can beat it, e.g. a latent
+stretched towards the noisier labels' variance scores higher. Real corpora have no latent
+folder and get no reference row.
 """
 from __future__ import annotations
 

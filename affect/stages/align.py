@@ -3,10 +3,14 @@
 Feature sets are discovered in the output folders of the feature stages (02 `visual`, 04
 `speech`: their `backbones.json`), selected by `align.features` (empty = all). Per clip, each
 set goes onto the grid through `affect.timegrid` (pooled when denser, interpolated when
-sparser) with its mask (no face / invalid row; for speech sets also no speech, from stage 03's
-activity when `align.speech_mask`); labels are resampled one dimension at a time. Speech sets
+sparser) with its mask (no face / invalid row; for speech sets also no speech: `align.speech_mask`
+= `voice`, stage 03's activity; `subject`, that activity AND the subject's mouth moving, from
+stage 01's crops (`affect.face.mouth`); `none`); both masks are kept per clip as
+`speech_voice.npy` / `speech_subject.npy` (bool [steps]); labels are resampled one dimension at a time. Speech sets
 are also kept at k sub-steps per grid step for the learned strided-conv front end
-(`align.substeps`). Layout: `affect.train.aligned`.
+(`align.substeps`). Layout: `affect.train.aligned`. A clip whose video has a variable frame rate
+(stage 00's `frame_times/<clip>.npy`) has its speech sets and speech activity, which run on real
+time from the first frame, moved onto the frames' index clock (`affect.timegrid.to_frame_clock`).
 """
 from __future__ import annotations
 
@@ -36,13 +40,16 @@ def _registered(name: str) -> bool:
 class AlignStage(ClipStage):
     name = "align"
     number = 5
-    version = 1
+    version = 3  # 2: speech on the frames' index clock for variable-frame-rate videos
+    # 3: align.speech_mask voice | subject | none; both masks stored per clip
 
     @property
     def requires(self) -> tuple[str, ...]:  # type: ignore[override]
         ups = [s for s in FEATURE_STAGES if _registered(s)]
-        if self.cfg.align.speech_mask and _registered("audio"):
+        if self.cfg.align.speech_mask != "none" and _registered("audio"):
             ups.append("audio")
+        if self.cfg.align.speech_mask == "subject" and _registered("faces"):
+            ups.append("faces")
         return ("prepare", *ups)
 
     def extra_inputs(self) -> dict[str, str]:
@@ -97,23 +104,55 @@ class AlignStage(ClipStage):
         self.sources  # unknown names fail here, before any clip
         self.prepare_dir = self.upstream_output("prepare").path
         self.audio_dir = self.upstream_output("audio").path if "audio" in self.requires else None
+        self.faces = self.upstream_output("faces") if "faces" in self.requires else None
+        self.landmarks = None
+        if self.faces is not None:
+            from affect.backbones.registry import create_backbone
+
+            self.landmarks = create_backbone("landmarks68")  # dlib's model ships in a package
 
     # per clip -----------------------------------------------------------------------------
+    def _on_frame_clock(self, clip: pd.Series, series):
+        """A real-time series (speech) on the frames' index clock when the video's frame rate varies."""
+        from dataclasses import replace
+
+        from affect.data.manifest import frame_times_path
+        from affect.timegrid import to_frame_clock
+
+        path = frame_times_path(self.prepare_dir, clip["clip"])
+        if not path.is_file():
+            return series
+        return replace(series, times=to_frame_clock(series.times, np.load(path), float(clip["fps"])))
+
     def _labels(self, clip: pd.Series, frames: int) -> np.ndarray:
         from affect.data.manifest import labels_path
 
         path = labels_path(self.prepare_dir, clip["clip"])
         return np.load(path) if path.is_file() else np.full((frames, 2), np.nan, np.float32)
 
-    def _speech_activity(self, clip: pd.Series, grid, steps: int) -> np.ndarray | None:
+    def _speech_activity(self, clip: pd.Series, grid, steps: int) -> dict[str, np.ndarray]:
+        """Grid masks of speech: `voice` (stage 03's activity) and, with speech_mask=subject, `subject`
+        (voice AND the subject's mouth moving: `affect.face.mouth`)."""
         if self.audio_dir is None or not bool(clip["has_audio"]):
-            return None
+            return {}
         from affect.audio.store import load_speech_mask
         from affect.timegrid import to_grid
 
-        s = load_speech_mask(self.audio_dir, clip["clip"])
-        activity, ok = to_grid(s.values, s.times, s.mask, grid, steps)
-        return ok & (activity[:, 0] >= 0.5)
+        s = self._on_frame_clock(clip, load_speech_mask(self.audio_dir, clip["clip"]))
+        windows = {"voice": s.values[:, 0]}
+        if self.faces is not None:
+            from affect.face.mouth import mouth_movement, mouth_opening, subject_activity
+
+            fps, frames = float(clip["fps"]), int(clip["frames"])
+            cfg = self.cfg.align
+            opening = mouth_opening(self.faces.clip_dir(clip["clip"]), frames, self.landmarks)
+            movement = mouth_movement(opening, fps, cfg.mouth_window_s)
+            windows["subject"] = subject_activity(s.values[:, 0], s.times, movement, fps, cfg.mouth_threshold)
+        out = {}
+        for name, w in windows.items():
+            activity, ok = to_grid(w[:, None], s.times, s.mask, grid, steps)
+            out[name] = ok & (activity[:, 0] >= 0.5)
+        return out
 
     def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
         from affect.cache.series import load_series
@@ -126,8 +165,11 @@ class AlignStage(ClipStage):
         labels = self._labels(clip, frames)
         if len(labels) != frames:
             raise ClipError(self.prepare_dir / "labels", f"{len(labels)} label rows for {frames} frames")
-        speech = self._speech_activity(clip, grid, steps)
+        masks = self._speech_activity(clip, grid, steps)
+        speech = masks.get(self.cfg.align.speech_mask)
         feats, summary = {}, {"steps": steps, "hop": grid.hop}
+        for kind, m in masks.items():
+            summary[f"speech_{kind}"] = round(float(m.mean()), 4)
         for name, src in self.sources.items():
             k = self.substeps(name)
             path = src["dir"] / "clips" / name_of / f"{name}.npz"
@@ -138,13 +180,15 @@ class AlignStage(ClipStage):
                     continue
                 raise ClipError(path, f"feature set {name!r} missing for this clip")
             series = load_series(path)
+            if src["modality"] == "speech":
+                series = self._on_frame_clock(clip, series)
             if series.dim != src["dim"]:
                 raise ClipError(path, f"dim {series.dim}, backbones.json says {src['dim']}")
             try:
                 check_coverage(series, frames / fps, name_of, name)
             except ValueError as e:
                 raise ClipError(path, str(e)) from None
-            extra = speech if src["modality"] == "speech" and self.cfg.align.speech_mask else None
+            extra = speech if src["modality"] == "speech" else None
             feats[name] = align_series(series, grid, steps, k, extra)
             summary[f"{name}_valid"] = round(float(feats[name].mask.mean()), 4)
         y = align_labels(labels, fps, grid, steps)
@@ -154,6 +198,8 @@ class AlignStage(ClipStage):
                 "video": clip["video"], "split": clip["split"],
                 "fold": None if fold is None or pd.isna(fold) else int(fold), "has_audio": bool(clip["has_audio"])}
         write_clip(out, info, y, feats)
+        for kind, m in masks.items():  # both speech masks kept beside the features (speech_voice.npy, ...)
+            np.save(out / f"speech_{kind}.npy", m)
         return summary
 
     def finish(self, out: StageDir) -> None:

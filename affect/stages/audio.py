@@ -1,4 +1,7 @@
-"""Stage 03 `audio`: each video's audio as a denoised 16 kHz mono waveform with a speech-activity mask.
+"""Stage 03 `audio`: each video's audio as an enhanced 16 kHz mono waveform with a speech-activity mask.
+
+`audio.denoise` picks the enhancement backend (`affect.audio.denoise`; measured in docs/audio.md);
+`audio.keep_raw` keeps the waveform before enhancement too, for stage 04 to encode both.
 
 Per video `videos/<video>/` (wave.npy, activity.npz, audio.json), made once even when two
 clips (`_left`/`_right`) share the video; per clip `clips/<clip>/audio.json` names the video.
@@ -11,11 +14,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from affect.audio.store import INFO, video_dir
 from affect.cache import atomic
-from affect.data.manifest import resolve
+from affect.data.manifest import frame_times_path, resolve
 from affect.stages.base import ClipError, ClipStage
 
 log = logging.getLogger(__name__)
@@ -24,16 +28,16 @@ log = logging.getLogger(__name__)
 class AudioStage(ClipStage):
     name = "audio"
     number = 3
-    version = 1
+    version = 3  # 2: audio on the clip clock (time 0 = first video frame), not the container's
+    # 3: enhancement backends (rnnoise, deepfilternet), input checks (DC removed), audio.keep_raw
 
     def variant(self) -> str:
-        return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}"
+        return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}" + ("-raw" if self.cfg.audio.keep_raw else "")
 
     def setup(self) -> None:
-        from affect.audio.denoise import MODES
+        from affect.audio.denoise import check_backend
 
-        if self.cfg.audio.denoise not in MODES:
-            raise ValueError(f"audio.denoise must be one of {', '.join(MODES)}, got {self.cfg.audio.denoise!r}")
+        check_backend(self.cfg.audio.denoise)  # an unknown name or a missing package fails here, before any clip
         if self.cfg.audio.vad not in ("silero", "energy"):
             raise ValueError(f"audio.vad must be 'silero' or 'energy', got {self.cfg.audio.vad!r}")
         if self.cfg.audio.sample_rate != 16000:
@@ -53,6 +57,9 @@ class AudioStage(ClipStage):
             path = resolve(self.cfg.corpus.root, clip["video_path"])
             fps, frames = float(clip["fps"]), int(clip["video_frames"] or clip["frames"])
             duration = frames / fps if fps > 0 else float(clip["duration"])
+            if clip.get("frame_clock") == "variable":  # the real time from the first frame to the end of the last
+                starts = np.load(frame_times_path(self.upstream_output("prepare").path, str(clip["clip"])))
+                duration = float(starts[-1]) + (float(starts[-1] - starts[-2]) if len(starts) > 1 else 1 / fps)
             try:
                 with atomic.atomic_dir(folder) as tmp:
                     record = make_track(path, duration, self.cfg.audio, tmp)

@@ -177,6 +177,17 @@ class Stage(ABC):
             peers[name] = stage
         return peers[name]
 
+    def upstream_stages(self) -> list["Stage"]:
+        """Every stage this one reads from, directly or not, by stage number."""
+        seen: dict[str, Stage] = {}
+        todo = list(self.requires)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen[name] = self.upstream(name)
+                todo += list(seen[name].requires)
+        return sorted(seen.values(), key=lambda s: s.number)
+
     @cached_property
     def fingerprint(self) -> str:
         inputs = {name: self.upstream(name).fingerprint for name in self.requires}
@@ -300,7 +311,11 @@ class Stage(ABC):
                 atomic.write_json(out.path / PARTIAL, {"fingerprint": self.fingerprint, **plan, "key": None})
             out.partial_info = plan
             start = time.perf_counter()
-            report = self.execute(out, opts)
+            try:
+                report = self.execute(out, opts)
+            except Exception as e:  # the folder's log.txt ends with why the stage stopped
+                log_stop(self.name, e)
+                raise
             if plan is not None and report.status == "ran":
                 report.status = "partial"
             if report.status == "partial" and not out.done and out.partial() is None:  # a stage that limits itself
@@ -335,10 +350,46 @@ class Stage(ABC):
         """Do the work into `out` and mark it done (`out.mark_done`; partial runs are marked as such)."""
 
 
+#: errors a user fixes (a path, a name, missing weights): one line, no traceback
+USER_ERRORS: tuple[type[BaseException], ...] = (StageNotReady, InputError, ClipError, KeyError, ValueError,
+                                                FileNotFoundError)
+
+
+def log_stop(stage: str, error: BaseException) -> None:
+    """Log once why `stage` stopped (one line for a user's error, with the traceback otherwise), and mark the
+    error as logged so that the entry point does not say it again."""
+    if getattr(error, "affect_logged", False):
+        return
+    from affect.backbones.weights import WeightsNotFound
+
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    known = isinstance(error, (*USER_ERRORS, WeightsNotFound)) or type(error).__name__ == "ConfigError"
+    log.error("%s: stopped: %s", stage, message, exc_info=None if known else error)
+    try:
+        error.affect_logged = True  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+
+
 def brief(summary: dict[str, Any], items: int = 6) -> str:
-    """A clip summary as one short `key=value` line."""
+    """A clip summary as one short `key=value` line; per-backbone counts (`valid:<name>`) count as one item,
+    all backbones shown."""
     scalars = [(k, v) for k, v in summary.items() if isinstance(v, (int, float, str, bool)) and k != "clip"]
-    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars[:items])
+    per_backbone = [(k.split(":", 1)[1], v) for k, v in scalars if k.startswith("valid:")]
+    scalars = [(k, v) for k, v in scalars if not k.startswith("valid:")]
+    text = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in scalars[:items])
+    if per_backbone:
+        values = {v for _, v in per_backbone}
+        text += (f" valid={values.pop()} (each of {len(per_backbone)} backbones)" if len(values) == 1 else
+                 " valid: " + " ".join(f"{n}={v}" for n, v in per_backbone))
+    return text
+
+
+def short_describe(info: dict[str, Any], longest: int = 8) -> dict[str, Any]:
+    """A describe() dict for one log line: lists and dicts longer than `longest` become `<N items>`
+    (the full record is in backbones.json)."""
+    return {k: f"<{len(v)} items, see backbones.json>" if isinstance(v, (list, tuple, dict)) and len(v) > longest
+            else v for k, v in info.items()}
 
 
 class ClipStage(Stage):

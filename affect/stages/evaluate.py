@@ -5,7 +5,13 @@ P_VA over the concatenated valid frames (``affect.metrics.evaluate``), per-clip 
 it, and every clip it could not score with the reason. "Smoothed" validation scores use stage
 08's held-out smoothing (each video smoothed with the windows chosen on the other validation
 videos). Writes ``results.csv``, ``per_clip.csv``, ``unscored.csv``, ``metrics.json``,
-``plots/*.png`` and ``report.md``.
+``plots/*.png`` and ``report.md``. Clips stage 00 rejected are listed in ``unscored.csv`` (per
+model, for each scored split) and in ``report.md`` with the clips stage 08 filled in a submission.
+Each row of ``results.csv`` names what it was measured on and
+how: ``clips`` and ``valid_frames``, ``same_clips`` (False: scored on other clips than most rows of
+its split, not like with like), ``selected_on`` (``dev``: every choice made on the inner
+development set; ``validation``: on the validation split, whose figures are then optimistic) and
+``in_sample`` (train-split clips predicted by runs that trained on them).
 """
 from __future__ import annotations
 
@@ -18,14 +24,17 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import labels_path, load_labels
+from affect.data.manifest import labels_path, load_labels, read_rejected
 from affect.metrics.ccc import DIMS
-from affect.report.markdown import build_report
+from affect.report.markdown import build_report, context_section, split_counts
+from affect.report.missing import FILLED, FILLED_COLUMNS
 from affect.report.plots import ClipCurves, plot_density, plot_series
-from affect.report.provenance import upstream_records
+from affect.report.provenance import fused_sets, random_weight_backbones, records
 from affect.report.reference import CEILING, latent_predictions
+from affect.report.rejects import rejected_unscored, rejects_section
 from affect.report.scoring import UNSCORED_COLUMNS, score
 from affect.report.store import ModelOutput, folder_name, load_model, read_models
+from affect.report.summary import notes as row_notes
 from affect.stages.base import RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
@@ -36,7 +45,9 @@ VARIANTS = ("raw", "smoothed")
 class EvaluateStage(Stage):
     name = "evaluate"
     number = 9
-    version = 3  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
+    version = 6  # 2: the ceiling row of synthetic corpora; 3: validation's smoothed scores from held-out windows
+    # 4: selected_on, in_sample, same_clips columns; 5: clips rejected at stage 00 in unscored.csv and report.md
+    # 6: the report's random-weights banner, fused sets, counts per split; CCC in plot titles, a colour bar
     requires = ("prepare", "predict")
 
     def labels(self, manifest: pd.DataFrame, split: str) -> tuple[dict[str, np.ndarray], list[dict[str, str]]]:
@@ -66,6 +77,9 @@ class EvaluateStage(Stage):
         models = read_models(self.upstream_output("predict").path)
         fps = dict(zip(manifest["clip"], manifest["fps"].astype(float)))
         labelled = {split: self.labels(manifest, split) for split in splits}
+        rejected = self.stage00_rejects(opts.limit)
+        for split in splits:  # counted and listed as unscored with every model's rows
+            labelled[split][1].extend(rejected_unscored(rejected, split))
         results, per_clip, unscored, plots, windows = [], [], [], [], []
         for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
             output = load_model(model, folder)
@@ -78,7 +92,8 @@ class EvaluateStage(Stage):
                 for variant, preds in zip(VARIANTS, (output.raw, self.smoothed(output, split))):
                     scored = score({c: v for c, v in preds.items() if c in in_split}, labels)
                     key = {"model": model, "predictions": variant, "split": split}
-                    results.append({**key, **scored.row(), "unscored": len(scored.unscored) + len(missing)})
+                    results.append({**key, **scored.row(), "unscored": len(scored.unscored) + len(missing),
+                                    **self.protocol_columns(output, split, scored)})
                     if scored.report is not None:
                         per_clip.append(scored.report.per_clip.assign(**key))
                     unscored += [{**key, **u} for u in scored.unscored.to_dict("records") + missing]
@@ -87,13 +102,41 @@ class EvaluateStage(Stage):
             latent = latent_predictions(self.cfg.corpus.root, labelled[split][0])
             if latent is not None:
                 scored = score(latent, labelled[split][0])
-                results.append({"model": CEILING, "predictions": "raw", "split": split, **scored.row()})
-        results_df = pd.DataFrame(results)
+                results.append({"model": CEILING, "predictions": "raw", "split": split, **scored.row(),
+                                "selected_on": "", "in_sample": False, "scored_clips": self.scored_clips(scored)})
+        results_df = mark_same_clips(pd.DataFrame(results))
         per_clip_df = pd.concat(per_clip, ignore_index=True) if per_clip else pd.DataFrame()
         unscored_df = pd.DataFrame(unscored, columns=["model", "predictions", "split", *UNSCORED_COLUMNS])
         self.write(out, results_df, per_clip_df, unscored_df, pd.DataFrame(windows), plots)
+        atomic.write_text(out.path / "report.md", (out.path / "report.md").read_text()
+                          + rejects_section(rejected, self.filled_clips(models)))
         out.mark_done({"models": sorted(models), "unscored": len(unscored_df)})
         return StageReport(self.name, out.path, "ran", len(models), 0)
+
+    def stage00_rejects(self, limit: int | None) -> pd.DataFrame:
+        """Stage 00's rejected clips (none for a --limit run, which takes some clips only)."""
+        rejected = read_rejected(self.upstream_output("prepare").path)
+        return rejected.iloc[:0] if limit is not None else rejected
+
+    @staticmethod
+    def filled_clips(models: dict[str, Path]) -> pd.DataFrame:
+        """Every model's clips filled by stage 08 in a submission (``predict.missing``)."""
+        parts = [pd.read_csv(folder / FILLED, keep_default_na=False).assign(model=model)
+                 for model, folder in models.items() if (folder / FILLED).is_file()]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", *FILLED_COLUMNS])
+
+    @staticmethod
+    def scored_clips(scored) -> str:
+        return "|".join(sorted(scored.report.per_clip["clip"].astype(str))) if scored.report is not None else ""
+
+    def protocol_columns(self, output: ModelOutput, split: str, scored) -> dict:
+        """Where the model's choices were made (stage 08's info.json) and whether any scored clip was
+        predicted in sample; the scored clips, for ``mark_same_clips``."""
+        clips = self.scored_clips(scored)
+        in_sample = set(output.info.get("in_sample", []))
+        return {"selected_on": output.info.get("selected_on", "validation") if split != "test" else "",
+                "in_sample": bool(in_sample & set(clips.split("|"))) if clips else False,
+                "scored_clips": clips}
 
     @staticmethod
     def smoothed(output: ModelOutput, split: str) -> dict[str, np.ndarray]:
@@ -133,11 +176,31 @@ class EvaluateStage(Stage):
         best = str(scored.iloc[0]["model"]) if len(scored) else ""
         best_rows = per_clip[(per_clip["model"] == best) & (per_clip["predictions"] == scored.iloc[0]["predictions"])
                              ] if best else pd.DataFrame()
+        recs = records((s.name, s.number, s.output.path) for s in self.upstream_stages())
         report = build_report(results, windows, best_rows.drop(columns=["model"], errors="ignore"), best or "(none)",
-                              unscored, plots, upstream_records(self), out.path)
+                              unscored, plots, recs, out.path,
+                              context=context_section(random_weight_backbones(recs), fused_sets(recs),
+                                                      split_counts(self.selected_clips(self.limit))))
         atomic.write_text(out.path / "report.md", report)
         for _, row in results.iterrows():
-            log.info("evaluate: %-28s %-8s %-10s P_VA %s (V %s, A %s), %d clips, %d unscored", row["model"],
-                     row["predictions"], row["split"], f"{row['p_va']:.4f}", f"{row['ccc_valence']:.4f}",
-                     f"{row['ccc_arousal']:.4f}", row["clips"], row["unscored"])
+            log.info("evaluate: %-28s %-8s %-10s P_VA %s (V %s, A %s), %d clips, %s valid frames, %d unscored%s",
+                     row["model"], row["predictions"], row["split"], f"{row['p_va']:.4f}", f"{row['ccc_valence']:.4f}",
+                     f"{row['ccc_arousal']:.4f}", row["clips"], row.get("valid_frames", "?"), row["unscored"],
+                     f" ({row_notes(row)})" if row_notes(row) else "")
         log.info("evaluate: report %s", out.path / "report.md")
+
+
+def mark_same_clips(results: pd.DataFrame) -> pd.DataFrame:
+    """``same_clips``: whether a row was scored on the clip set most rows of its split were scored on
+    (ties: the larger set); the helper column ``scored_clips`` is dropped."""
+    if results.empty or "scored_clips" not in results:
+        return results
+    same = pd.Series(True, index=results.index)
+    for _, rows in results.groupby("split", sort=False):
+        sets = rows["scored_clips"].fillna("")
+        counts = sets[sets != ""].value_counts()
+        if counts.empty:
+            continue
+        ref = max(counts.index, key=lambda k: (counts[k], len(k.split("|")), k))
+        same[rows.index] = sets == ref
+    return results.assign(same_clips=same).drop(columns=["scored_clips"])

@@ -1,20 +1,32 @@
-"""Stage 07 `fusion`: cross-modal attention fusion of the chosen feature sets, and two baselines.
+"""Stage 07 `fusion`: cross-modal attention fusion of the chosen feature sets, a stack that keeps
+what each set is good at, and two baselines.
 
-Feature sets: `fusion.features` by name, or the top `fusion.top_k` of stage 06's ranking (per
-modality with `fusion.per_modality`: the k best visual and the k best speech sets).
-Runs (same harness as stage 06, in `runs/`): `fusion` (affect.models.fusion), `baseline/early`
-(the sets concatenated, one GRU: the MuSe baseline's design) and `baseline/late` (the average
-of the stage-06 predictions of the same sets; no training). With `fusion.seeds` N > 1 the two
-trained models are each trained N times, as runs `<model>@seed<k>` (seed = `seed` + k), and
+Feature sets: `fusion.features` by name, or from stage 06's ranking (affect.train.selection):
+with `fusion.per_dimension` the top `fusion.top_k` by valence CCC and the top `top_k` by arousal
+CCC (their union), else the top `top_k` by P_VA; per modality with `fusion.per_modality`.
+Runs (same harness as stage 06, in `runs/`): `fusion/xattn` (the cross-modal attention network,
+affect.models.fusion), `fusion` (the fused model: per dimension, weights over `fusion/xattn` and
+the stage-06 regressors of the fused sets, fitted on the selection set: the inner development set,
+or the validation split with `train.select=validation`; `fusion.stack`, affect.train.stacking),
+`baseline/early` (the sets concatenated, one GRU: the MuSe baseline's design) and `baseline/late`
+(the average of the stage-06 predictions of the same sets; no training). With `fusion.seeds` N > 1
+the trained models are each trained N times, as runs `<model>@seed<k>` (seed = `seed` + k), and
 scored as the mean of their predictions, which is what stage 08 predicts (affect.report.ensemble).
 With `fusion.train.cv` (as `unimodal.train.cv`) every model is one run per fold, scored out of
 fold (affect.train.members).
-`results.csv` / `results.md` rank them with the best single feature set on the validation split.
+`results.csv` / `results.md` rank them with the best single feature set (the top of stage 06's
+ranking, chosen on the selection set, never the best of the validation figures) by their validation
+figures, scored once by models that never trained on those clips. Each row names its members
+(runs) and seeds, the clips and valid grid steps it was measured on (`same_clips` flags a row
+measured on other clips than the first), its selection-set P_VA (`dev_p_va`) and `selected_on`
+(dev | validation). The late baseline and the best-single row are ensembles of `unimodal.seeds`
+runs per feature set; set it to `fusion.seeds` for like-with-like rows (a warning says when not).
 """
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
@@ -24,12 +36,21 @@ from affect.cache.atomic import write_json
 from affect.stages.base import RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
+FUSION = "fusion"  # the fused model: a stack over the attention network and the fused sets' own regressors
+XATTN = "fusion/xattn"  # the cross-modal attention network (affect.models.fusion)
+
+
+def describe_weights(names: list[str], weights) -> str:
+    """'V: fusion/xattn 0.62, unimodal/clip-tiny 0.38; A: unimodal/egemaps 1.00' (weights above 0.005)."""
+    return "; ".join(f"{d}: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(names, row) if w > 0.005)
+                     for d, row in zip("VA", weights))
 
 
 class FusionStage(Stage):
     name = "fusion"
     number = 7
-    version = 2  # 2: GRUs over time in the fusion model (not a self-attention encoder)
+    version = 4  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
+    # 4: sets chosen per dimension, `fusion` a stack over fusion/xattn and the sets' regressors
     requires = ("align", "unimodal")
 
     def variant(self) -> str:
@@ -37,74 +58,168 @@ class FusionStage(Stage):
 
     def chosen(self, align, unimodal) -> list[str]:
         from affect.train.aligned import check_features, read_features
+        from affect.train.selection import choose_sets
 
         available = read_features(align)
         if self.cfg.fusion.features:
             return check_features(list(self.cfg.fusion.features), available)
-        ranking = pd.read_csv(unimodal / "ranking.csv")  # best first
-        k = max(1, self.cfg.fusion.top_k)
-        if not self.cfg.fusion.per_modality:
-            return ranking["feature"].tolist()[:k]
-        return ranking.groupby("modality", sort=False).head(k)["feature"].tolist()
+        cfg = self.cfg.fusion
+        return choose_sets(pd.read_csv(unimodal / "ranking.csv"), cfg.top_k, cfg.per_modality, cfg.per_dimension)
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
-        from affect.train.harness import barrier, check_align_errors, is_main, train_device, write_table
-        from affect.train.members import plan_members, score_members
+        from affect.stages.base import InputError
+        from affect.train.data import SplitError
+        from affect.train.harness import (barrier, check_align_errors, is_main, mark_clip_sets, table_note,
+                                           train_device, write_table)
+        from affect.train.members import plan_members, score_members, selected_on, selection_scores
         from affect.train.runs import list_runs
+        from affect.train.stacking import MODES
         from affect.train.trainer import fit, model_spec
 
         cfg, tcfg = self.cfg.fusion, self.cfg.fusion.train
+        if cfg.stack not in MODES:
+            raise ValueError(f"fusion.stack must be one of {', '.join(MODES)}, got {cfg.stack!r}")
         align, unimodal = self.upstream_output("align").path, self.upstream_output("unimodal").path
         check_align_errors(align)
         uni_cfg = self.cfg.unimodal.train
         if (tcfg.fold, tcfg.cv) != (uni_cfg.fold, uni_cfg.cv):
             raise ValueError(f"fusion.train fold={tcfg.fold} cv={tcfg.cv} but the unimodal runs used fold={uni_cfg.fold} "
                              f"cv={uni_cfg.cv}: the ranking and late fusion would see validation clips")
+        if (tcfg.select, tcfg.dev_fraction) != (uni_cfg.select, uni_cfg.dev_fraction):
+            raise ValueError(f"fusion.train select={tcfg.select} dev_fraction={tcfg.dev_fraction} but the unimodal runs "
+                             f"used select={uni_cfg.select} dev_fraction={uni_cfg.dev_fraction}: the top-k choice and "
+                             "the fused models would be chosen on different clips")
+        try:
+            plan_members("fusion", align, tcfg, self.cfg.seed)
+        except SplitError as e:
+            raise InputError(f"stage 07 fusion: {e}") from None
+        uni_seeds = max(1, self.cfg.unimodal.seeds)
+        if cfg.baselines and uni_seeds != max(1, cfg.seeds):
+            log.warning("fusion: %d seed(s) per fusion model but unimodal.seeds=%d: the late-fusion and best-single rows "
+                        "are not ensembles of as many runs (set unimodal.seeds=%d)", cfg.seeds, uni_seeds, cfg.seeds)
         features = self.chosen(align, unimodal)
         log.info("fusion of %s", ", ".join(features))
         device = train_device(self.cfg.device)
-        jobs = [("fusion", model_spec("fusion", features, align, tcfg, heads=cfg.heads,
-                                      modality_dropout=cfg.modality_dropout))]
+        jobs = [(XATTN, model_spec("fusion", features, align, tcfg, heads=cfg.heads,
+                                   modality_dropout=cfg.modality_dropout))]
         if cfg.baselines:
             jobs.append(("baseline/early", model_spec("temporal", features, align, tcfg, model="gru")))
-        rows, runs = [], out.path / "runs"
+        rows, runs, planned = [], out.path / "runs", {}
         for name, spec in tqdm(jobs, desc="fusion", unit="model"):
-            members = plan_members(name, align, tcfg, self.cfg.seed, cfg.seeds)
+            members = planned[name] = plan_members(name, align, tcfg, self.cfg.seed, cfg.seeds)
             records = {m.run: fit(runs / m.run, align, spec, tcfg, m.seed, device, name=m.run, split=m.split)
                        for m in members}
             rows.append({"model": name, "features": "+".join(features), "members": len(members),
-                         **score_members(runs, align, members, records, device)})
+                         "seeds": max(1, cfg.seeds), **score_members(runs, align, members, records, device),
+                         **self._dev(selection_scores(runs, align, members, records, device)),
+                         "selected_on": selected_on(members)})
         uni = list_runs(unimodal)
-        late = plan_members("baseline/late", align, tcfg, self.cfg.seed)  # one per fold with cv
+        rows.append(self._stack(out, align, planned[XATTN], features, device))
+        late = plan_members("baseline/late", align, tcfg, self.cfg.seed, uni_seeds)  # the unimodal runs' own tags
         untrained = sorted({f for f in features for m in late if f"unimodal/{f}{m.tag}" not in uni})
         if cfg.baselines and untrained:
             log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
         elif cfg.baselines:
-            rows.append({"model": "baseline/late", "features": "+".join(features), "members": len(features),
-                         **self._late(out, align, late, uni, features, device)})
-        best = pd.read_csv(unimodal / "ranking.csv").iloc[0]
-        rows.append({"model": f"unimodal/{best['feature']}", "features": best["feature"], "members": 1,
-                     **{k: float(best[k]) for k in ("ccc_valence", "ccc_arousal", "p_va")}})
+            rows.append({"model": "baseline/late", "features": "+".join(features), "members": len(late) * len(features),
+                         "seeds": uni_seeds, **self._late(out, align, late, uni, features, device),
+                         "selected_on": selected_on(late)})
+        best = pd.read_csv(unimodal / "ranking.csv").iloc[0]  # ranked on the selection set (stage 06)
+        rows.append({"model": f"unimodal/{best['feature']}", "features": best["feature"], "members": int(best["runs"]),
+                     "seeds": uni_seeds, **{k: best[f"val_{k}"] for k in ("ccc_valence", "ccc_arousal", "p_va")},
+                     **{k: int(best[f"val_{k}"]) for k in ("clips", "valid_steps")},
+                     "dev_p_va": float(best["p_va"]), "selected_on": str(best["ranked_on"])})
         if is_main():
-            table = write_table(rows, out.path / "results.csv", "Fusion and baselines")
+            mark_clip_sets(rows)
+            table = write_table(rows, out.path / "results.csv", "Fusion and baselines", table_note(tcfg.select, tcfg.cv))
             log.info("fusion results:\n%s", table.to_string(index=False))
-            out.mark_done({"features": features, "fold": tcfg.fold, "cv": tcfg.cv})
+            out.mark_done({"features": features, "fold": tcfg.fold, "cv": tcfg.cv, "select": tcfg.select})
         barrier()
         return StageReport(self.name, out.path, "ran", processed=len(rows))
 
-    def _late(self, out: StageDir, align, members, uni: dict, features: list[str], device: str) -> dict[str, float]:
+    @staticmethod
+    def _dev(scores: dict) -> dict:
+        """The selection-set figure of a row (its P_VA), beside the validation figures."""
+        return {"dev_p_va": scores["p_va"]}
+
+    def _unimodal_runs(self, align, uni: dict, feature: str, selection: list[str]) -> list[Path]:
+        """The stage-06 runs of ``feature`` (its seeds) that chose on the same clips as a stack member."""
+        from affect.train.members import plan_members
+
+        planned = plan_members(f"unimodal/{feature}", align, self.cfg.unimodal.train, self.cfg.seed,
+                               max(1, self.cfg.unimodal.seeds))
+        return [uni[m.run] for m in planned if m.run in uni and m.split.selection == selection]
+
+    def _stack(self, out: StageDir, align, xattn: list, features: list[str], device: str) -> dict:
+        """The fused model `fusion`: per split (one, or one per fold with cv) a stack over the
+        cross-modal attention runs and the unimodal runs of the fused sets, its per-dimension
+        weights fitted on the split's selection clips (the inner development set by default;
+        affect.train.stacking; each of those clips scored with weights fitted without its video),
+        so the validation split stays untouched."""
+        from affect.train.aligned import load_clip
+        from affect.train.harness import barrier, is_main, write_table
+        from affect.train.members import plan_members, score_members, selected_on, selection_scores
+        from affect.train.runs import candidate_predictions, list_runs
+        from affect.train.stacking import MODES, combine, fit_stack
+        from affect.train.trainer import validate
+
+        cfg, runs = self.cfg.fusion, out.path / "runs"
+        uni = list_runs(self.upstream_output("unimodal").path)
+        members = plan_members(FUSION, align, cfg.train, self.cfg.seed)
+        described, tried = [], {mode: {} for mode in MODES}
+        for m in members:
+            run_dir = runs / m.run
+            clips = m.split.selection
+            candidates = {XATTN: [runs / x.run for x in xattn if x.split.selection == clips]}
+            found = {f: self._unimodal_runs(align, uni, f, clips) for f in features}
+            absent = [f for f, dirs in found.items() if not dirs]
+            if absent:
+                log.warning("fusion: no unimodal run of %s to stack (see unimodal.features)", ", ".join(absent))
+            candidates.update({f"unimodal/{f}": dirs for f, dirs in found.items() if dirs})
+            preds = {name: candidate_predictions(dirs, align, clips, device) for name, dirs in candidates.items()}
+            grids = {c: load_clip(align, c, features=[]) for c in clips}
+            labels, video_of = {c: g.labels for c, g in grids.items()}, {c: g.info.get("video", c) for c, g in grids.items()}
+            weights, held_out = fit_stack(preds, labels, video_of, cfg.stack)
+            for mode, scored in tried.items():  # every mode on the same predictions, each clip held out (stacking.csv)
+                w_all, w_out = (weights, held_out) if mode == cfg.stack else fit_stack(preds, labels, video_of, mode)
+                scored.update({c: combine([p[c] for p in preds.values()], w_out.get(c, w_all)) for c in clips})
+            record = {"name": m.run, "kind": "stack", "mode": cfg.stack, "features": features,
+                      "train_clips": m.split.train, "dev_clips": m.split.dev, "validation_clips": m.split.validation,
+                      "selected_on": m.split.selected_on,
+                      # a list, in the weights' column order (run.json is written with sorted keys)
+                      "candidates": [{"name": n, "runs": [os.path.relpath(d, run_dir) for d in dirs]}
+                                     for n, dirs in candidates.items()],
+                      "weights": weights.round(6).tolist(),
+                      "held_out": {c: w.round(6).tolist() for c, w in held_out.items()}}
+            described.append(describe_weights(list(candidates), weights))
+            log.info("%s: %s", m.run, described[-1])
+            if is_main():
+                run_dir.mkdir(parents=True, exist_ok=True)
+                write_json(run_dir / "run.json", record)
+        if is_main():
+            write_table([{"stack": mode, **validate(scored, align, sorted(scored))} for mode, scored in tried.items()],
+                        out.path / "stacking.csv", "Stacking modes of the fused model (each selection clip held out)")
+        barrier()
+        return {"model": FUSION, "features": "+".join(features), "members": len(members),
+                "seeds": max(1, cfg.seeds), **score_members(runs, align, members, {}, device),
+                **self._dev(selection_scores(runs, align, members, {}, device)),
+                "selected_on": selected_on(members), "stack": " | ".join(described)}
+
+    def _late(self, out: StageDir, align, members, uni: dict, features: list[str], device: str) -> dict:
         """The late-fusion baseline: run folders naming their members (the unimodal runs of the same
         split: one, or one per fold with cv); validation scores of their average."""
         from affect.train.harness import barrier, is_main
-        from affect.train.members import score_members
+        from affect.train.members import score_members, selection_scores
 
         for m in members:
             run_dir = out.path / "runs" / m.run
             record = {"name": m.run, "kind": "late", "features": features, "train_clips": m.split.train,
-                      "validation_clips": m.split.validation,
+                      "dev_clips": m.split.dev, "validation_clips": m.split.validation,
+                      "selected_on": m.split.selected_on,
                       "members": [os.path.relpath(uni[f"unimodal/{f}{m.tag}"], run_dir) for f in features]}
             if is_main():
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_json(run_dir / "run.json", record)
         barrier()
-        return score_members(out.path / "runs", align, members, {}, device)
+        runs = out.path / "runs"
+        return {**score_members(runs, align, members, {}, device),
+                **self._dev(selection_scores(runs, align, members, {}, device))}

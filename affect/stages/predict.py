@@ -2,16 +2,27 @@
 
 Per model (runs ``<model>@<member>`` averaged when ``predict.ensemble``): grid predictions
 from ``predict_grid``, mapped onto each clip's frames (one row per manifest frame, also
-frames without a face or speech, clipped to [-1, 1]), a smoothing window chosen on the
-validation split's labels only, per-clip CSVs and one ABAW submission file per split; and the
-validation clips smoothed with windows chosen on the *other* validation videos (``heldout.npz``),
-which stage 09 scores, so that a smoothed validation score is not one the window has seen.
+frames without a face or speech, clipped to [-1, 1]), a smoothing window, per-clip CSVs and one
+ABAW submission file per split. The window is chosen where the model's other choices were made:
+on the runs' inner development set (training videos none of them fitted on, ``train.select=dev``),
+so the validation split stays untouched; or, with ``select=validation``, on the validation labels,
+and then the validation clips are also smoothed with windows chosen on the *other* validation
+videos (``heldout.npz``), which stage 09 scores. A clip that every member trained on gets no
+prediction (no in-sample validation), except the train split's clips when ``predict.splits`` asks
+for them: those are predicted in sample and listed in ``info.json`` (``in_sample``), which stage 09
+marks.
 A model folder appears whole; a rerun resumes at the first unfinished model.
+
+The test submission is complete or the stage fails: every clip of the test list, those
+rejected at stage 00 included, gets one row per frame, or the stage stops naming each clip that
+has none and why; `predict.missing` (zeros | mean) fills them instead (`affect.report.missing`),
+listed in each model's `filled.csv`.
 """
 from __future__ import annotations
 
 import json
 import logging
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +31,15 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import load_labels, labels_path
+from affect.data.manifest import load_labels, labels_path, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
-from affect.report.ensemble import average, group_runs
-from affect.report.frames import PredictionError, check_grid_predictions, to_video_frames
+from affect.report import missing as gaps
+from affect.report.ensemble import average, group_runs, in_sample_clips, selection_average
+from affect.report.frames import PredictionError, check_grid_predictions, speech_at_frames, to_video_frames
 from affect.report.smoothing import KINDS, Smoothing, choose, held_out
 from affect.report.store import HELD_OUT, MODELS, folder_name, save_arrays
 from affect.report.submission import write_clip_csv, write_submission
-from affect.stages.base import RunOptions, Stage, StageReport
+from affect.stages.base import InputError, RunOptions, Stage, StageNotReady, StageReport
 from affect.timegrid import Grid
 
 log = logging.getLogger(__name__)
@@ -38,7 +50,8 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 2  # 2: heldout.npz, the validation clips smoothed with windows chosen on the other videos
+    version = 5  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
+    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv; 5: face/speech columns
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -92,9 +105,11 @@ class PredictStage(Stage):
         if self.cfg.predict.smooth_kind not in KINDS:
             raise ValueError(f"predict.smooth_kind must be one of {KINDS}, got {self.cfg.predict.smooth_kind!r}")
         if self.cfg.predict.smooth and "validation" not in self.cfg.predict.splits:
-            log.warning("predict: smoothing is chosen on the validation split, which predict.splits leaves out: "
-                        "no smoothing (add validation to predict.splits)")
+            log.warning("predict: models selected on validation (train.select=validation) choose their smoothing on "
+                        "the validation split, which predict.splits leaves out: no smoothing for them (add validation "
+                        "to predict.splits)")
         clips = self.clips(opts.limit)
+        submission = self.submission_gaps(opts.limit)
         models = self.models()
         device = str(resolve_device(self.cfg.device))
         log.info("predict: %d models x %d clips (%s) on %s", len(models), len(clips),
@@ -108,7 +123,7 @@ class PredictStage(Stage):
             folder = out.path / "models" / folder_name(model)
             if not self.model_done(folder, list(clips["clip"])):
                 with atomic.atomic_dir(folder) as tmp:
-                    self.predict_model(model, members, clips, grids, val_labels, tmp, device)
+                    self.predict_model(model, members, clips, grids, val_labels, tmp, device, submission)
                 ran += 1
             index[model] = folder.relative_to(out.path).as_posix()
             errors += json.loads((folder / "info.json").read_text())["errors"]
@@ -116,6 +131,7 @@ class PredictStage(Stage):
         out.save_errors(errors)
         for e in errors:
             log.error("predict: %s: %s: %s", e["clip"] or "-", e["file"], e["error"])
+        self.refuse_incomplete(out.path, index)
         out.mark_done({"models": sorted(index), "clips": len(clips), "errors": len(errors)})
         return StageReport(self.name, out.path, "ran", ran, len(errors))
 
@@ -126,12 +142,13 @@ class PredictStage(Stage):
         return info.is_file() and json.loads(info.read_text()).get("requested") == clips
 
     def predict_model(self, model: str, members: dict[str, Path], clips: pd.DataFrame, grids: GridCache,
-                      val_labels: dict[str, np.ndarray], folder: Path, device: str) -> None:
+                      val_labels: dict[str, np.ndarray], folder: Path, device: str,
+                      submission: SubmissionGaps | None = None) -> None:
         """Everything of one model into ``folder``: arrays, CSVs, submissions, smoothing, info."""
         errors: list[dict[str, str]] = []
         fps = dict(zip(clips["clip"], clips["fps"].astype(float)))
         frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
-        per_member, trained_on = [], []
+        per_member, trained_on, dev_of = [], [], []
         for run, run_dir in members.items():
             grid_preds, run_errors = self.predict_run(run, run_dir, list(clips["clip"]), grids, device)
             errors += run_errors
@@ -143,29 +160,49 @@ class PredictStage(Stage):
                     errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e.message}"})
             per_member.append(mapped)
             trained_on.append(self.backend().train_clips(run_dir))
-        raw, problems = average(per_member, trained_on)  # a clip: the members that held it out (cv folds)
+            dev_of.append(self.backend().dev_clips(run_dir))
+        wanted = set(clips.loc[clips["split"] == "train", "clip"])  # asked for: predicted in sample where need be
+        raw, problems = average(per_member, trained_on, wanted)  # a clip: the members that held it out
+        in_sample = in_sample_clips(raw, trained_on)
+        if in_sample:
+            log.info("predict: %s: %d train-split clip(s) predicted in sample (marked, never scored as validation)",
+                     model, len(in_sample))
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
-        usable = self.usable_labels(model, raw, val_labels)
-        smoothing = self.choose_smoothing(raw, usable, fps)
+        selected_on = "dev" if all(dev_of) else "validation"
+        if selected_on == "dev" and self.cfg.predict.smooth:
+            smoothing = self.choose_on_dev(model, members, dev_of, grids, device)
+        else:
+            smoothing = self.choose_smoothing(raw, self.usable_labels(model, raw, val_labels), fps)
         final = {c: smoothing.apply(v, fps[c]) for c, v in raw.items()}
         save_arrays(folder / "raw.npz", raw)
         save_arrays(folder / "final.npz", final)
-        if self.cfg.predict.smooth:  # the validation clips as unseen ones: windows chosen on the other videos
+        if self.cfg.predict.smooth and selected_on == "validation":  # validation as unseen: windows from the other videos
+            usable = self.usable_labels(model, raw, val_labels)
             video_of = dict(zip(clips["clip"], clips["video"].astype(str)))
             save_arrays(folder / HELD_OUT, held_out(raw, usable, fps, video_of, self.cfg.predict.smooth_windows,
                                                     self.cfg.predict.smooth_kind))
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
-            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip])
+            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip], self.presence(clip, frames[clip], fps[clip]))
+        open_gaps, filled = [], []
         for split in self.cfg.predict.splits:
             order = list(clips.loc[clips["split"] == split, "clip"])
-            missing = write_submission(folder / f"submission_{split}.csv", order, final)
+            preds = final
+            if split == "test" and submission is not None:
+                order, preds, filled_here, open_here = submission.complete(order, final, clips)
+                filled += [submission.table(filled_here)] if filled_here else []
+                open_gaps += [{"clip": g.clip, "reason": g.reason, "frames": g.frames} for g in open_here]
+            missing = write_submission(folder / f"submission_{split}.csv", order, preds)
             errors += [{"clip": c, "file": f"{model} submission_{split}.csv",
                         "error": "no predictions: this clip's rows are missing from the submission"} for c in missing]
+        if filled:
+            with atomic.atomic_path(folder / gaps.FILLED) as tmp:
+                pd.concat(filled, ignore_index=True).to_csv(tmp, index=False)
         atomic.write_json(folder / "info.json", {
             "model": model, "members": {r: str(p) for r, p in members.items()}, "clips": len(final),
-            "requested": list(clips["clip"]), "errors": errors})
+            "requested": list(clips["clip"]), "selected_on": selected_on, "in_sample": in_sample, "errors": errors,
+            "open_gaps": open_gaps})
         log.info("predict: %s: %d clips predicted, %d problems", model, len(final), len(errors))
 
     def predict_run(self, run: str, run_dir: Path, clips: list[str], grids: GridCache,
@@ -203,6 +240,38 @@ class PredictStage(Stage):
                 errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
         return checked, errors
 
+    def presence(self, clip: str, frames: int, fps: float) -> dict[str, np.ndarray]:
+        """Per video frame: a face crop there (stage 01's `found`), speech at its centre (stage 03's activity).
+        Both stages are upstream of stage 05, so they are in this stage's fingerprint already. A column whose
+        source cannot be read is left out of the clip's CSV (logged)."""
+        from affect.audio.store import load_speech_mask
+
+        faces, audio = self.presence_sources
+        out: dict[str, np.ndarray] = {}
+        try:
+            if faces is not None:
+                with np.load(faces.clip_dir(clip) / "faces.npz") as z:
+                    found = np.asarray(z["found"], bool)[:frames]
+                out["face"] = np.pad(found, (0, frames - len(found)))
+            if audio is not None:
+                activity = load_speech_mask(audio, clip)
+                out["speech"] = speech_at_frames(activity.values, activity.times, activity.mask, frames, fps)
+        except (OSError, KeyError, ValueError) as e:
+            log.warning("predict: %s: face/speech columns incomplete (%s)", clip, e)
+        return out
+
+    @cached_property
+    def presence_sources(self) -> tuple[StageDir | None, Path | None]:
+        """Stage 01's and stage 03's folders (None, said once, where a stage is not there)."""
+        found = []
+        for name in ("faces", "audio"):
+            try:
+                found.append(self.upstream_output(name))
+            except StageNotReady as e:
+                log.warning("predict: no %s column in frames/<clip>.csv: %s", "face" if name == "faces" else "speech", e)
+                found.append(None)
+        return found[0], None if found[1] is None else found[1].path
+
     @staticmethod
     def usable_labels(model: str, raw: dict[str, np.ndarray], val_labels: dict[str, np.ndarray]) -> dict:
         """The validation labels that smoothing may be chosen on: clips predicted frame for frame."""
@@ -212,12 +281,102 @@ class PredictStage(Stage):
                         model, c, len(raw[c]), len(val_labels[c]))
         return usable
 
+    def choose_on_dev(self, model: str, members: dict[str, Path], dev_of: list[set[str]], grids: GridCache,
+                      device: str) -> Smoothing:
+        """The smoothing window chosen on the members' inner development sets: each dev clip predicted by the
+        runs whose dev set it is in (none fitted on it), on its video frames, against its frame labels."""
+        prepare = self.upstream_output("prepare").path
+        rows = self.manifest.set_index("clip")
+        wanted = sorted(c for c in set().union(*dev_of) if c in rows.index and labels_path(prepare, c).is_file())
+        per_member = []
+        for (run, run_dir), dev in zip(members.items(), dev_of):
+            got, run_errors = self.predict_run(run, run_dir, [c for c in wanted if c in dev], grids, device)
+            for e in run_errors:
+                log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, e["clip"], e["error"])
+            mapped = {}
+            for clip, values in got.items():
+                try:
+                    mapped[clip] = to_video_frames(clip, values, grids.get(clip)[0], int(rows.at[clip, "frames"]),
+                                                   float(rows.at[clip, "fps"]))
+                except PredictionError as e:
+                    log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, clip, e.message)
+            per_member.append(mapped)
+        preds, problems = selection_average(per_member, [d & set(wanted) for d in dev_of])
+        for clip, why in problems.items():
+            log.warning("predict: %s: inner dev clip %s left out of the smoothing choice: %s", model, clip, why)
+        labels = {c: load_labels(prepare, c) for c in preds}
+        usable = {c: y for c, y in labels.items() if len(y) == len(preds[c])}
+        fps = {c: float(rows.at[c, "fps"]) for c in usable}
+        cfg = self.cfg.predict
+        return choose(preds, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="inner development set")
+
     def choose_smoothing(self, raw: dict[str, np.ndarray], usable: dict[str, np.ndarray],
                          fps: dict[str, float]) -> Smoothing:
         cfg = self.cfg.predict
         if not cfg.smooth:
             return Smoothing(kind=cfg.smooth_kind, chosen_on="disabled (predict.smooth=false)")
         return choose(raw, usable, fps, cfg.smooth_windows, cfg.smooth_kind, what="validation")
+
+    # complete submissions --------------------------------------------------------------------
+    def submission_gaps(self, limit: int | None) -> SubmissionGaps | None:
+        """What the test submission must hold beyond the predicted clips; fails at once (before any
+        prediction) when a test clip rejected at stage 00 can be neither predicted nor filled."""
+        policy = self.cfg.predict.missing
+        gaps.check_policy(policy)
+        if "test" not in self.cfg.predict.splits:
+            return None
+        rejected = read_rejected(self.upstream_output("prepare").path)
+        if limit is not None:  # a --limit run predicts some clips only: its submission is partial anyway
+            rejected = rejected.iloc[:0]
+        found = gaps.rejected_gaps(rejected, "test")
+        refused = [g for g in found.values() if policy == "fail" or g.frames is None]
+        if refused:
+            raise InputError(f"predict: {gaps.describe_open(refused, 'test', policy)}")
+        mean = self.mean_training_label() if policy == "mean" else None
+        if found:
+            log.warning("predict: %d test clip(s) rejected at stage 00 are filled with %s (predict.missing=%s): %s",
+                        len(found), "zeros" if policy == "zeros" else f"the mean training label {mean.round(4).tolist()}",
+                        policy, ", ".join(found))
+        return SubmissionGaps(policy, rejected, found, mean)
+
+    def mean_training_label(self) -> np.ndarray:
+        """Mean (valence, arousal) over every valid frame of the training split (predict.missing=mean)."""
+        prepare = self.upstream_output("prepare").path
+        rows = self.manifest[(self.manifest["split"] == "train") & self.manifest["label_path"].notna()]
+        return gaps.mean_label({c: load_labels(prepare, c) for c in rows["clip"] if labels_path(prepare, c).is_file()})
+
+    def refuse_incomplete(self, out: Path, index: dict[str, str]) -> None:
+        """Fail, naming the clips, when some model's test submission lacks a clip of the test list."""
+        lacking = {}
+        for model, folder in index.items():
+            for g in json.loads((out / folder / "info.json").read_text()).get("open_gaps", []):
+                lacking.setdefault(g["clip"], (g["reason"], g["frames"], []))[2].append(model)
+        if lacking:
+            found = [gaps.Gap(c, f"{why} (models: {', '.join(models)})", frames)
+                     for c, (why, frames, models) in lacking.items()]
+            raise InputError(f"predict: {gaps.describe_open(found, 'test', self.cfg.predict.missing)}")
+
+
+class SubmissionGaps:
+    """The test list's clips that stage 00 rejected, and how the submission treats clips without predictions."""
+
+    def __init__(self, policy: str, rejected: pd.DataFrame, found: dict[str, gaps.Gap], mean: np.ndarray | None):
+        self.policy, self.rejected, self.found, self.mean = policy, rejected, found, mean
+
+    def complete(self, order: list[str], final: dict[str, np.ndarray], clips: pd.DataFrame
+                 ) -> tuple[list[str], dict[str, np.ndarray], list[gaps.Gap], list[gaps.Gap]]:
+        """(the test list's order, predictions with filled clips, the filled gaps, the gaps left open)."""
+        frames = dict(zip(clips["clip"], clips["frames"].astype(int)))
+        known = {**{c: gaps.Gap(c, "no predictions (see errors.csv)", frames[c]) for c in order}, **self.found}
+        order = gaps.insert_rejected(order, self.rejected, "test")
+        preds, filled, open_ = gaps.complete(order, final, known, self.policy, self.mean)
+        for g in filled:
+            log.warning("predict: test clip %s (%d frames) filled (predict.missing=%s): %s", g.clip, g.frames,
+                        self.policy, g.reason)
+        return order, preds, filled, open_
+
+    def table(self, filled: list[gaps.Gap]) -> pd.DataFrame:
+        return gaps.filled_table("test", filled, self.policy, self.mean)
 
 
 class GridCache:

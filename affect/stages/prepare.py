@@ -1,4 +1,10 @@
-"""Stage 00 `prepare`: the manifest of clips, labels on video frames, folds by video."""
+"""Stage 00 `prepare`: the manifest of clips, labels on video frames, folds by video.
+
+Every clip it cannot use (no video, unreadable video or label file, label count off from the
+frame count by more than `prepare.max_count_diff`, bad name in the test list) is written to
+`rejected.csv` with the reason and, when its video can be read, the video's frame count: stage
+08 fills or refuses the test submission from it, stage 09 lists it.
+""" 
 from __future__ import annotations
 
 import logging
@@ -10,11 +16,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from affect.cache import StageDir, digest, files_fingerprint, hashed_fields
+from affect.cache.fingerprint import corpus_name
 from affect.cache import atomic
 from affect.data.folds import assign_folds
 from affect.data.labels import LabelFileError, read_va_file
-from affect.data.manifest import COLUMNS, MANIFEST, labels_path
-from affect.data.probe import ProbeError, probe_video
+from affect.data.manifest import COLUMNS, MANIFEST, REJECTED, REJECTED_COLUMNS, frame_times_path, labels_path
+from affect.data.probe import ProbeError, VideoInfo, probe_video
 from affect.data.sources import ClipSource, find_sources, missing_test_list, unused_videos
 from affect.stages.base import ClipError, InputError, RunOptions, Stage, StageReport
 
@@ -22,12 +29,9 @@ log = logging.getLogger(__name__)
 
 
 def relative(path: Path | None, root: Path) -> str:
-    if path is None:
-        return ""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
+    """`path` relative to the corpus root as it is spelled (a symlinked `videos/` or `annotations/`
+    stays inside the root), else relative to the resolved root, else absolute."""
+    return "" if path is None else corpus_name(path, root)
 
 
 class PrepareStage(Stage):
@@ -35,7 +39,7 @@ class PrepareStage(Stage):
 
     name = "prepare"
     number = 0
-    version = 1
+    version = 2  # 2: rejected.csv; decoded frame count, stream starts and frame clock in the manifest
 
     @property
     def root(self) -> Path:
@@ -44,7 +48,7 @@ class PrepareStage(Stage):
             where = root if root.is_absolute() else f"{root} ({root.resolve()})"
             raise InputError(f"corpus root {where} does not exist or is not a folder: set "
                              "corpus.root=<folder> on the command line or in the config file "
-                             f"(a synthetic one: affect synth {root})")
+                             "(to try the pipeline without a corpus: make demo)")
         return root
 
     def log_sections(self) -> dict[str, Any]:
@@ -60,7 +64,7 @@ class PrepareStage(Stage):
             if extra and (self.root / extra).is_file():
                 files.add(self.root / extra)
         return {"corpus": digest(hashed_fields(self.cfg.corpus)),
-                "files": files_fingerprint(self.root, (p.resolve() for p in files)) if files else ""}
+                "files": files_fingerprint(self.root, files) if files else ""}
 
     def plan(self) -> str:
         sources, problems = find_sources(self.root, self.cfg.corpus)
@@ -69,6 +73,8 @@ class PrepareStage(Stage):
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         sources, problems = find_sources(self.root, self.cfg.corpus)
         errors = [{"clip": p.clip, "file": p.file, "error": p.error} for p in problems]
+        rejected = [{"clip": p.clip, "split": p.split, "video": "", "file": p.file, "reason": p.error,
+                     "video_frames": None, "position": None} for p in problems if p.clip]
         for e in errors:
             log.error("prepare: %s: %s", e["file"], e["error"])
         no_test_list = missing_test_list(self.root, self.cfg.corpus)
@@ -79,6 +85,7 @@ class PrepareStage(Stage):
             log.warning("prepare: %d video(s) that no split uses (no label file, not in the test list): %s",
                         len(unused), ", ".join(unused))
         first_file: dict[str, str] = {}
+        accepted: set[str] = set()
         rows: list[dict[str, Any]] = []
         if opts.limit is not None:
             log.info("prepare: reads the whole corpus (folds and manifest do not depend on --limit %d)", opts.limit)
@@ -86,18 +93,29 @@ class PrepareStage(Stage):
             origin = str(src.label_path or src.video_path)
             if src.clip in first_file:
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
+                if src.clip not in accepted:  # its first occurrence was rejected as well: the clip is lost
+                    rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": origin,
+                                     "reason": f"its id is also that of {first_file[src.clip]}, which stage 00 "
+                                               "rejected (duplicate clip id)", "video_frames": self.countable_frames(src),
+                                     "position": sum(r["split"] == src.split for r in rows)})
             else:
                 first_file[src.clip] = origin
                 try:
-                    row, labels = self.prepare_clip(src)
+                    row, labels, times = self.prepare_clip(src)
                     if labels is not None:
                         atomic.save_npy(labels_path(out.path, src.clip), labels)
+                    if times is not None:
+                        atomic.save_npy(frame_times_path(out.path, src.clip), times)
                     rows.append(row)
+                    accepted.add(src.clip)
                     continue
                 except ClipError as e:
-                    err = {"clip": src.clip, "file": e.file, "error": e.message}
+                    err = {"clip": src.clip, "file": str(e.file), "error": e.message}
                 except LabelFileError as e:
                     err = {"clip": src.clip, "file": f"{e.path}:{e.line}" if e.line else str(e.path), "error": e.message}
+                rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": err["file"],
+                                 "reason": err["error"], "video_frames": self.countable_frames(src),
+                                 "position": sum(r["split"] == src.split for r in rows)})
             log.error("prepare: clip %s: %s: %s", err["clip"], err["file"], err["error"])
             errors.append(err)
         table = pd.DataFrame(rows, columns=COLUMNS)
@@ -109,14 +127,31 @@ class PrepareStage(Stage):
         with atomic.atomic_path(out.path / MANIFEST) as tmp:
             table.to_csv(tmp, index=False)
         out.save_errors(errors)
+        with atomic.atomic_path(out.path / REJECTED) as tmp:
+            pd.DataFrame(rejected, columns=REJECTED_COLUMNS).astype({"video_frames": "Int64", "position": "Int64"}).to_csv(tmp, index=False)
+        if rejected:
+            log.warning("prepare: %d clip(s) rejected (listed in %s): %s", len(rejected), out.path / REJECTED,
+                        ", ".join(f"{r['clip']} ({r['split'] or '?'})" for r in rejected))
         log.info("prepare: %d clips (%s), %d problems, %d unused video(s); manifest %s", len(table),
                  ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), len(unused),
                  out.path / MANIFEST)
-        out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors], "unused_videos": unused,
+        out.mark_done({"clips": len(table), "failed": [e["clip"] for e in errors],
+                       "rejected": [r["clip"] for r in rejected], "unused_videos": unused,
                        "test_list": "" if no_test_list is None else f"missing: {relative(no_test_list, self.root)}"})
         return StageReport(self.name, out.path, "ran", len(table), len(errors))
 
-    def prepare_clip(self, src: ClipSource) -> tuple[dict[str, Any], np.ndarray | None]:
+    @staticmethod
+    def countable_frames(src: ClipSource) -> int | None:
+        """The frame count of a rejected clip's video, when the video exists and can be read."""
+        if src.video_path is None or not src.video_path.is_file():
+            return None
+        try:
+            return probe_video(src.video_path).frames
+        except ProbeError:
+            return None
+
+    def prepare_clip(self, src: ClipSource) -> tuple[dict[str, Any], np.ndarray | None, np.ndarray | None]:
+        """(manifest row, labels or None, frame times of a variable-frame-rate video or None)."""
         if src.video_path is None or not src.video_path.is_file():
             where = src.video_path or self.root / self.cfg.corpus.videos_dir / f"{src.video}.mp4"
             raise ClipError(where, f"video of clip {src.clip} not found")
@@ -148,6 +183,20 @@ class PrepareStage(Stage):
             "duration": frames / info.fps, "has_audio": info.has_audio, "audio_rate": info.audio_rate,
             "width": info.width, "height": info.height,
             "invalid_frames": int(np.isnan(labels).any(axis=1).sum()) if labels is not None else 0,
-            "count_diff": diff, "reconcile": reconcile,
+            "count_diff": diff, "reconcile": reconcile, **clock_columns(src.clip, info),
         }
-        return row, labels
+        return row, labels, info.frame_times
+
+
+def clock_columns(clip: str, info: VideoInfo) -> dict[str, Any]:
+    """The manifest's clock columns; logs a header count that differs and a variable frame rate."""
+    if info.header_frames and info.header_frames != info.frames:
+        log.warning("prepare: clip %s: the container header says %d frames, a decoder yields %d: the clip has %d",
+                    clip, info.header_frames, info.frames, info.frames)
+    if info.variable_rate:
+        log.warning("prepare: clip %s: variable frame rate (a frame %.0f ms off index / %.3f fps): frame times "
+                    "from presentation timestamps", clip, info.clock_offset * 1000, info.fps)
+    return {"header_frames": info.header_frames, "video_start": round(info.video_start, 6),
+            "audio_start": None if info.audio_start is None else round(info.audio_start, 6),
+            "frame_clock": "variable" if info.variable_rate else "constant",
+            "clock_offset_ms": round(info.clock_offset * 1000, 3)}

@@ -3,9 +3,11 @@
 Per clip `clips/<clip>/<backbone>.npz` (`affect.cache.series`: values [N, D] float16, times =
 frame centres in seconds from the video's start, mask, rate) for every backbone of
 `speech.backbones` (any registered `speech` backbone: WavLM, Whisper, openSMILE...), and
-`backbones.json` ({name: describe()}). Input: stage 03's denoised 16 kHz waveform, read
-memory-mapped. A row is masked where stage 03 has no real audio (no audio stream, past the end
-of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
+`backbones.json` ({name: describe()}). Input: stage 03's enhanced 16 kHz waveform, read
+memory-mapped; with `audio.keep_raw` also its waveform before enhancement, whose features are
+named `<backbone>.raw` (e.g. `wavlm-large.raw`; `"waveform": "raw"` in backbones.json), so
+stage 06's unimodal ranking compares the two. A row is masked where stage 03 has no real audio
+(no audio stream, past the end of a short track, NaN samples). `_left`/`_right` clips share their video's audio: features are
 computed once per video and copied to the sibling clip.
 
 Several processes can share the work like stage 02 (`speech.shard=k/n`, or torchrun's
@@ -33,8 +35,18 @@ log = logging.getLogger(__name__)
 class SpeechStage(ShardedClipStage):
     name = "speech"
     number = 4
-    version = 1
+    version = 2  # 2: with audio.keep_raw, each backbone also encodes the raw waveform (<backbone>.raw)
     requires = ("prepare", "audio")
+
+    def feature_names(self) -> dict[str, tuple[str, bool]]:
+        """Feature-set name -> (backbone, raw?): every backbone on the enhanced waveform, and with
+        `audio.keep_raw` also on the waveform before enhancement, as `<backbone>.raw`."""
+        from affect.audio.store import RAW_SUFFIX
+
+        names = {name: (name, False) for name in self.cfg.speech.backbones}
+        if self.cfg.audio.keep_raw:
+            names.update({name + RAW_SUFFIX: (name, True) for name in self.cfg.speech.backbones})
+        return names
 
     def variant(self) -> str:
         names = "+".join(self.cfg.speech.backbones)
@@ -66,7 +78,8 @@ class SpeechStage(ShardedClipStage):
                 kwargs.update(chunk_s=cfg.chunk_s, layer=cfg.layer)
             self.backbones[name] = create_backbone(name, weights=cfg.weights, **kwargs).to(device)
         atomic.write_json(self.output.path / "backbones.json",  # every shard writes the same record
-                          {name: bb.describe() for name, bb in self.backbones.items()})
+                          {name: {**self.backbones[bb].describe(), **({"waveform": "raw"} if raw else {})}
+                           for name, (bb, raw) in self.feature_names().items()})
         self._audio_dir = self.upstream_output("audio").path
 
     # one clip ----------------------------------------------------------------------------
@@ -80,15 +93,22 @@ class SpeechStage(ShardedClipStage):
             raise ClipError(audio_dir / "clips" / clip["clip"], f"no audio from stage 03 ({e})") from None
         sibling = self._sibling_done(clip["clip"], video)
         if sibling is not None:
-            for name in self.backbones:
+            for name in self.feature_names():
                 shutil.copyfile(sibling / f"{name}.npz", out / f"{name}.npz")
             log.info("%s: features copied from %s (same video %s)", clip["clip"], sibling.name, video)
             return {"video": video, "copied_from": sibling.name, **self._shapes(out)}
-        wave, info = load_wave(audio_dir, clip["clip"])
+        from affect.audio.store import RAW_WAVE, WAVE
+
         valid = self._valid_windows(audio_dir, clip["clip"])
-        wave_file = video_dir(audio_dir, video) / "wave.npy"
-        for name, bb in self.backbones.items():
-            self._encode_one(name, bb, wave, valid, out, wave_file)
+        for raw in sorted({raw for _, raw in self.feature_names().values()}):
+            try:
+                wave, info = load_wave(audio_dir, clip["clip"], raw=raw)
+            except FileNotFoundError as e:
+                raise ClipError(video_dir(audio_dir, video), str(e)) from None
+            wave_file = video_dir(audio_dir, video) / (RAW_WAVE if raw else WAVE)
+            for name, (bb, is_raw) in self.feature_names().items():
+                if is_raw == raw:
+                    self._encode_one(name, self.backbones[bb], wave, valid, out, wave_file)
         return {"video": video, "audio": info["status"], "copied_from": "", **self._shapes(out)}
 
     def _encode_one(self, name: str, bb: Any, wave: np.ndarray, valid: np.ndarray, out: Path, wave_file: Path) -> None:
@@ -117,13 +137,13 @@ class SpeechStage(ShardedClipStage):
         rows = self.manifest[(self.manifest["video"] == video) & (self.manifest["clip"] != clip)]
         for other in rows["clip"]:
             folder = self.output.clip_dir(other)
-            if folder.is_dir() and all((folder / f"{n}.npz").is_file() for n in self.backbones):
+            if folder.is_dir() and all((folder / f"{n}.npz").is_file() for n in self.feature_names()):
                 return folder
         return None
 
     def _shapes(self, out: Path) -> dict[str, Any]:
         shapes = {}
-        for name in self.backbones:
+        for name in self.feature_names():
             with np.load(out / f"{name}.npz") as z:
                 shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean():.0%} valid)"
         return shapes

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from affect.cache import atomic
-from affect.stages.base import ClipError, InputError
+from affect.stages.base import ClipError, InputError, short_describe
 from affect.stages.sharded import ShardedClipStage
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ class VisualStage(ShardedClipStage):
                 raise ValueError(f"visual.backbones: {name!r} is a {get_spec(name).modality} backbone")
             torch.manual_seed(self.cfg.seed)  # random weights: the same in every process and rerun
             bb = create_backbone(name, weights=self.weights_for(name), amp=self.cfg.visual.amp).to(device)
-            log.info("visual: %s: %s", name, bb.describe())
-            if bb.weights == "random":
-                log.warning("visual: %s runs with RANDOM weights (weights=random): its features are not pretrained", name)
+            log.info("visual: %s: %s", name, short_describe(bb.describe()))  # the RANDOM-weights warning: weights.py
             self.backbones.append(bb)
         atomic.write_json(self.output.path / BACKBONES_JSON, {bb.name: bb.describe() for bb in self.backbones})
         cap = os.environ.get("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "")

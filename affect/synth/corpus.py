@@ -1,6 +1,6 @@
 """Generate a synthetic Aff-Wild2-style corpus: videos with audio, VA labels, latent truth, a record.
 
-Layout under OUT (DESIGN §3)::
+Layout under OUT (Aff-Wild2 as distributed)::
 
     videos/<video>.mp4                                   H.264 + AAC (one video without audio)
     annotations/VA_Estimation_Challenge/Train_Set/<clip>.txt
@@ -39,6 +39,7 @@ from affect.synth.face_render import (TRANSITION_S, Face, HeadMotion, aligned_cr
 from affect.synth.mux import AVWriter
 from affect.synth.plan import ClipPlan, VideoPlan, plan_corpus
 from affect.synth.trajectory import annotate, latent_va, pulse, smooth_noise
+from affect.synth.variants import DEFAULT, cue_layout
 from affect.synth.voice import SYNTH_RATE, Speaker, mix, resample, room_noise, synth_voice
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def _ranges(mask: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np.random.Generator) -> ClipData:
+def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np.random.Generator,
+            cues: str = DEFAULT) -> ClipData:
     fps = float(vp.fps)
     n_video = vp.frames
     n_label = n_video + cp.count_diff if cp.count_diff is not None else None
@@ -109,11 +111,16 @@ def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np
     truth = latent[:n_video]
     # the shape cues (added in version 2) draw from their own stream: the other cues, the labels,
     # the motion and the voice are those of version 1
-    cues = {name: truth[:, 0 if "valence" in name else 1]
-            + smooth_noise(shape_rng if name.startswith("shape_") else rng, n_video, fps, 1.0, std)
-            for name, std in CUE_NOISE.items()}
+    if cues == DEFAULT:
+        series = {name: truth[:, 0 if "valence" in name else 1]
+                  + smooth_noise(shape_rng if name.startswith("shape_") else rng, n_video, fps, 1.0, std)
+                  for name, std in CUE_NOISE.items()}
+    else:  # same draws in the same order; the layout decides which cues follow the latent (variants.py)
+        noise = {name: smooth_noise(shape_rng if name.startswith("shape_") else rng, n_video, fps, 1.0, std)
+                 for name, std in CUE_NOISE.items()}
+        series = cue_layout(cues).apply({n: truth[:, 0 if "valence" in n else 1] for n in noise}, noise, CUE_NOISE)
     return ClipData(plan=cp, latent=latent_read, labels=label_read, label_text=label_text, latent_text=latent_text,
-                    invalid=_ranges(invalid_mask), cues=cues)
+                    invalid=_ranges(invalid_mask), cues=series)
 
 
 def _ceiling_pairs(data: ClipData) -> tuple[np.ndarray, np.ndarray] | None:
@@ -236,7 +243,7 @@ def _ceiling(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float] | N
 
 
 def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: int = 0,
-                    cropped_aligned: bool = False, snr_db: float = 10.0) -> dict:
+                    cropped_aligned: bool = False, snr_db: float = 10.0, cues: str = DEFAULT) -> dict:
     """Write a synthetic corpus of `clips` clips of `seconds` s into `out`; return its record.
 
     The record (also `out/synth_record.json`, written last) holds per clip: clip, video, side,
@@ -248,18 +255,24 @@ def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: i
     Same arguments, same bytes: labels, latent, crops, record and videos (x264 runs with fixed,
     single-threaded options). `out` must be new, empty or an earlier synthetic corpus (replaced);
     a folder with other content raises FileExistsError.
+
+    `cues` names the cue layout (affect/synth/variants.py: which cues carry valence and arousal);
+    a layout other than the default is recorded as "cues" in the record (the default's record and
+    every file are byte-identical to those written before layouts existed).
     """
     out = Path(out)
+    layout = cue_layout(cues)  # unknown names fail before anything is written
     plans = plan_corpus(clips, seconds, seed)
+    extra = {} if cues == DEFAULT else {"cues": layout.describe()}
     _prepare_out(out, {"generator": "affect.synth", "version": VERSION, "clips": clips, "seconds": float(seconds),
-                       "seed": seed, "cropped_aligned": bool(cropped_aligned), "snr_db": float(snr_db)})
+                       "seed": seed, "cropped_aligned": bool(cropped_aligned), "snr_db": float(snr_db), **extra})
     log.info("synth: %d clips in %d videos of %.1f s, seed %d -> %s", clips, len(plans), seconds, seed, out)
     clip_records, video_records, pairs = [], [], []
     test_clips: list[str] = []
     for vp in tqdm(plans, desc="synth", unit="video"):
         rng = np.random.default_rng([seed, 1, vp.index])
         shape_rng = np.random.default_rng([seed, 2, vp.index])
-        data = [_series(vp, cp, rng, shape_rng) for cp in vp.clips]
+        data = [_series(vp, cp, rng, shape_rng, cues) for cp in vp.clips]
         for d in data:
             p = d.plan.person
             tweak = rng.uniform(0.98, 1.02, 3)
@@ -304,7 +317,7 @@ def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: i
     record = {
         "version": VERSION, "seed": seed, "clips_requested": clips, "seconds": float(seconds),
         "snr_db": float(snr_db), "cropped_aligned": bool(cropped_aligned),
-        "ceiling": _ceiling(pairs), "cue_noise": dict(CUE_NOISE),
+        "ceiling": _ceiling(pairs), "cue_noise": dict(CUE_NOISE), **extra,
         "clips": clip_records, "videos": video_records,
     }
     write_text(out / RECORD, json.dumps(record, indent=2) + "\n")

@@ -2,17 +2,32 @@
 
 * Splits are by clip, read from each clip's ``grid.json``: the corpus's own train/validation, or
   with ``fold=k`` validate on prepare's fold k and train on the other folds. A video never lands
-  in two splits (checked).
+  in two splits (checked). ``fold=k`` is refused when it would train on clips of the corpus's
+  validation split (stages 08/09 would then score training clips as validation); a corpus
+  without validation clips is refused with one line saying what to add (``SplitError``).
+* The inner development set (``dev``, ``plan_split``): with ``train.select=dev`` a share of the
+  training *videos* (``_left``/``_right`` together, chosen by a hash of the video name, so the same
+  corpus always gives the same set) is held out of fitting; early stopping, the unimodal ranking,
+  fusion's top-k and stage 08's smoothing windows are chosen on it, and the validation split is
+  scored once, by models that never saw it. ``train.select=validation`` chooses on the validation
+  split instead (what most published ABAW systems do; every figure it touches is then marked).
 * Normalisation: per feature set, mean and std of the valid steps of the *training* clips only,
   accumulated in float64 one clip at a time (memory independent of corpus size).
 * Windows: W steps every S steps of each clip, the last one flush with the clip's end; clips
   shorter than W give one window, padded (``pad`` = False on the padding). Arrays stay
   memory-mapped; a window reads only its rows.
+* Loader settings fitted to the data (``fit_loader``): W no longer than the longest training
+  clip, a batch small enough for ``MIN_STEPS`` optimiser steps per epoch, loader processes no
+  more than the cores allow and none where the training arrays are small (memory-mapped reads
+  cost less than a process); a run logs what it changed once.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+import math
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +36,44 @@ from affect.train.aligned import AlignedClip, list_clips, load_clip
 
 log = logging.getLogger(__name__)
 OPEN_CLIPS = 16  # memory-mapped clips a dataset keeps open
+MIN_STEPS = 4  # optimiser steps per epoch that the batch size is capped to allow (when there are windows enough)
+SMALL_ARRAYS = 256 * 2**20  # training arrays (bytes on disk) below which the loader reads in the main process
+
+
+SELECT = ("dev", "validation")
+
+
+class SplitError(ValueError):
+    """A split that cannot be made as configured; the message is one line that says what to change."""
 
 
 @dataclass
 class Split:
-    train: list[str]
-    validation: list[str]
+    train: list[str]  # the clips the model is fitted on
+    validation: list[str]  # the clips it is scored on (once, with select=dev)
+    dev: list[str] = field(default_factory=list)  # the inner development set (from training videos); [] = select on validation
+
+    @property
+    def selected_on(self) -> str:
+        """Where early stopping and the other choices are made: "dev" or "validation"."""
+        return "dev" if self.dev else "validation"
+
+    @property
+    def selection(self) -> list[str]:
+        """The clips choices are made on."""
+        return self.dev or self.validation
+
+    @property
+    def seen(self) -> list[str]:
+        """Every clip whose labels the run used (fitted on, or chosen on as inner dev set)."""
+        return self.train + self.dev
 
 
-def make_split(align_dir: Path, fold: int = -1) -> Split:
-    """Clips of each split (test clips never train); ValueError when a video is in both."""
-    train, val, video_of = [], [], {}
+def make_split(align_dir: Path, fold: int = -1, cv: bool = False) -> Split:
+    """Clips of each split (test clips never train); ValueError when a video is in both, SplitError when
+    a lone ``fold=k`` (not one fold of ``cv``, where every clip is scored out of fold) would train on the
+    corpus's validation clips, or a split is empty."""
+    train, val, video_of, official_val = [], [], {}, []
     for clip in list_clips(align_dir):
         info = load_clip(align_dir, clip, features=[]).info
         video_of[clip] = info.get("video", clip)
@@ -43,13 +85,55 @@ def make_split(align_dir: Path, fold: int = -1) -> Split:
             target = val if int(info["fold"]) == fold else train
         if target is not None:
             target.append(clip)
+        if info["split"] == "validation":
+            official_val.append(clip)
     both = sorted({video_of[c] for c in train} & {video_of[c] for c in val})
     if both:
         raise ValueError(f"video(s) in both train and validation: {', '.join(both)}")
+    leaked = [] if cv else sorted(set(train) & set(official_val))
+    if leaked:
+        raise SplitError(f"train.fold={fold} would train on {len(leaked)} clip(s) of the corpus's validation split "
+                         f"({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}), which stages 08-09 score as "
+                         "validation: use fold=-1 (the corpus's split) or train.cv=true (every clip scored out of fold)")
+    if fold < 0 and not val:
+        raise SplitError(f"the corpus has no validation clips (no Validation_Set labels reached {align_dir}): add them, "
+                         "or set unimodal.train.cv=true fusion.train.cv=true to validate out of fold on prepare's folds")
     for name, clips in (("train", train), ("validation", val)):
         if not clips:
-            raise ValueError(f"the {name} split is empty (fold={fold}) in {align_dir}")
+            raise SplitError(f"the {name} split is empty (fold={fold}) in {align_dir}")
     return Split(train, val)
+
+
+def dev_videos(videos: list[str], fraction: float) -> set[str]:
+    """The share ``fraction`` of ``videos`` (at least 1, never all) held out as the inner development set:
+    the first by SHA-1 of the name, so the choice is deterministic and does not move when videos are added."""
+    ranked = sorted(set(videos), key=lambda v: (hashlib.sha1(v.encode()).hexdigest(), v))
+    n = min(len(ranked) - 1, max(1, int(round(fraction * len(ranked)))))
+    return set(ranked[:n])
+
+
+def carve_dev(align_dir: Path, split: Split, fraction: float) -> Split:
+    """``split`` with ``fraction`` of its training videos (``_left``/``_right`` together) moved to ``dev``;
+    unchanged (selection on validation, with a warning) when it has a single training video."""
+    if not 0.0 < fraction < 1.0:
+        raise SplitError(f"train.dev_fraction must be in (0, 1), got {fraction}")
+    video_of = {c: str(load_clip(align_dir, c, features=[]).info.get("video", c)) for c in split.train}
+    if len(set(video_of.values())) < 2:  # e.g. a --limit 2 run: say so, and every table marks it
+        log.warning("%d training video(s) in %s: no inner development set can be carved, choices are made on the "
+                    "validation split (figures marked 'selected on validation'); add training videos to avoid it",
+                    len(set(video_of.values())), align_dir)
+        return split
+    held = dev_videos(list(video_of.values()), fraction)
+    return Split([c for c in split.train if video_of[c] not in held], split.validation,
+                 [c for c in split.train if video_of[c] in held])
+
+
+def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: float = 0.2, cv: bool = False) -> Split:
+    """The split of one run: ``make_split`` and, with ``select="dev"``, its inner development set."""
+    if select not in SELECT:
+        raise SplitError(f"train.select must be one of {', '.join(SELECT)}, got {select!r}")
+    split = make_split(align_dir, fold, cv)
+    return carve_dev(align_dir, split, dev_fraction) if select == "dev" else split
 
 
 def check_labelled(align_dir: Path, clips: list[str], split: str) -> None:
@@ -82,6 +166,82 @@ def fit_normaliser(align_dir: Path, clips: list[str], features: list[str]) -> di
     if bad:
         raise ValueError(f"NaN/inf in features of clip(s): {', '.join(bad[:20])}")
     return norm
+
+
+@dataclass
+class LoaderPlan:
+    """What a training run uses: window W, stride S, batch size, loader processes, and what was changed."""
+
+    window: int
+    stride: int
+    batch_size: int
+    workers: int
+    changes: list[str]
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def array_bytes(align_dir: Path, clips: list[str], features: list[str]) -> int:
+    """Bytes on disk of ``features``' arrays (grid and sub-step) over ``clips``."""
+    total = 0
+    for clip in clips:
+        d = Path(align_dir) / "clips" / clip
+        for name in features:
+            for suffix in (".npy", ".sub.npy"):
+                path = d / f"{name}{suffix}"
+                if path.is_file():
+                    total += path.stat().st_size
+    return total
+
+
+def fit_loader(clip_steps: list[int], window: int, stride: int, batch_size: int, workers: int, world: int = 1,
+               data_bytes: int = 0, cores: int | None = None) -> LoaderPlan:
+    """Window, stride, batch and loader processes that fit the training set (``clip_steps``: steps per clip).
+
+    W is capped to the longest clip (a longer window is padding); S to W; the batch to
+    ceil(windows / MIN_STEPS) (at least ``world``), so a small corpus still takes several
+    optimiser steps per epoch; workers to the cores less one (the trainer's), and to 0 when the
+    arrays are under SMALL_ARRAYS bytes (memory-mapped, small: a process would cost more than it reads).
+    """
+    changes = []
+    longest = max(clip_steps) if clip_steps else window
+    w = max(1, min(window, longest))
+    if w != window:
+        changes.append(f"window {window} -> {w} steps (the longest training clip)")
+    s = max(1, min(stride, w))
+    if s != stride:
+        changes.append(f"stride {stride} -> {s}")
+    n = sum(len(window_starts(steps, w, s)) for steps in clip_steps)
+    b = max(world, min(batch_size, math.ceil(n / MIN_STEPS)))
+    if b != batch_size:
+        changes.append(f"batch {batch_size} -> {b} ({n} training windows, {math.ceil(n / b)} steps per epoch)")
+    k = min(workers, max((cores or usable_cores()) - 1, 0))
+    if k and data_bytes < SMALL_ARRAYS:
+        k = 0
+    if k != workers:
+        why = (f"training arrays {data_bytes / 2**20:.1f} MB, memory-mapped: read in the main process"
+               if workers and k == 0 and data_bytes < SMALL_ARRAYS else f"{cores or usable_cores()} core(s)")
+        changes.append(f"loader workers {workers} -> {k} ({why})")
+    return LoaderPlan(w, s, b, k, changes)
+
+
+class EpochBatches:
+    """A batch sampler whose batches are set per epoch, so one DataLoader (and its worker
+    processes, kept alive with ``persistent_workers``) serves every epoch of a run."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 def window_starts(steps: int, window: int, stride: int) -> list[int]:

@@ -6,8 +6,11 @@ A model (``fusion``, ``unimodal/egemaps``...) is one run, or several runs named
 fold k), ``@fold<k>-seed<j>`` with both. Its validation score is that of the mean prediction of
 the runs that held each clip out: with ``cv`` every labelled clip is predicted by the runs of
 the fold that left it out (out of fold), and the global CCC runs over all of them. Stage 08
-predicts the same way (a run never predicts a clip it trained on while another member can) and
-averages every fold's runs on the test split.
+predicts the same way (a run never predicts a clip it trained on) and averages every fold's
+runs on the test split. Its selection score (``selection_scores``: what the unimodal ranking
+and fusion's top-k are chosen on) is that of the inner development set with ``train.select=dev``
+(each dev clip predicted by the runs whose dev set it is in; with ``cv`` the dev sets come from
+each fold run's training folds), and the validation score itself with ``select=validation``.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import numpy as np
 
 from affect.train.aligned import list_clips, load_clip
 from affect.train.config import TrainConfig
-from affect.train.data import Split, make_split
+from affect.train.data import Split, plan_split
 
 
 @dataclass
@@ -49,7 +52,8 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
     folds: list[int | None] = list(fold_ids(align_dir)) if cfg.cv else [None]
     out = []
     for fold in folds:
-        split = make_split(align_dir, cfg.fold if fold is None else fold)
+        split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
+                           cv=fold is not None)
         for k in range(max(1, seeds)):
             tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
             out.append(Member(model, f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
@@ -63,7 +67,7 @@ def held_out_predictions(runs_dir: Path, align_dir: Path, members: list[Member],
     from affect.train.runs import predict_grid
 
     preds = [predict_grid(runs_dir / m.run, align_dir, m.split.validation, device) for m in members]
-    out, problems = average(preds, [set(m.split.train) for m in members])
+    out, problems = average(preds, [set(m.split.seen) for m in members])
     if problems:
         raise RuntimeError(f"{members[0].model}: members without predictions: {problems}")
     return out
@@ -78,3 +82,28 @@ def score_members(runs_dir: Path, align_dir: Path, members: list[Member], record
         return records[members[0].run]["val"]
     preds = held_out_predictions(runs_dir, align_dir, members, device)
     return validate(preds, align_dir, sorted(preds))
+
+
+def selection_scores(runs_dir: Path, align_dir: Path, members: list[Member], records: dict[str, dict],
+                     device: str) -> dict[str, float]:
+    """Grid CCC V/A and P_VA (with clips and valid steps) on the set the model's choices are made on:
+    the members' inner development sets (select=dev), or the validation split (select=validation)."""
+    from affect.report.ensemble import selection_average
+    from affect.train.runs import predict_grid
+    from affect.train.trainer import validate
+
+    if selected_on(members) == "validation":
+        return score_members(runs_dir, align_dir, members, records, device)
+    if len(members) == 1 and "selection" in records.get(members[0].run, {}):
+        return records[members[0].run]["selection"]
+    preds = [predict_grid(runs_dir / m.run, align_dir, m.split.dev, device) for m in members]
+    out, problems = selection_average(preds, [set(m.split.dev) for m in members])
+    if problems:
+        raise RuntimeError(f"{members[0].model}: members without predictions on the inner dev set: {problems}")
+    return validate(out, align_dir, sorted(out))
+
+
+def selected_on(members: list[Member]) -> str:
+    """"dev" or "validation": where the members' choices were made ("validation" when any member had no
+    inner development set to choose on)."""
+    return "dev" if all(m.split.dev for m in members) else "validation"

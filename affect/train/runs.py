@@ -72,7 +72,29 @@ def predict_grid(run_dir: Path, align_dir: Path, clips: list[str], device: str =
         members = [run_dir / m for m in run["members"]]
         parts = [predict_grid(m, align_dir, clips, device) for m in members]
         return {c: np.mean([p[c] for p in parts], axis=0).astype(np.float32) for c in clips}
+    if run["kind"] == "stack":
+        return predict_stack(run, run_dir, align_dir, clips, device)
     model, ckpt = load_model(run_dir, device)
     spec = ckpt["spec"]
     return {c: predict_clip(model, load_clip(align_dir, c, spec["features"]), spec["features"], ckpt["norm"],
                             spec["window"], spec["substeps"], device) for c in clips}
+
+
+def candidate_predictions(run_dirs: list[Path], align_dir: Path, clips: list[str], device: str = "cpu"
+                          ) -> dict[str, np.ndarray]:
+    """One candidate of a stack: the mean of its runs' predictions (seeds of one split)."""
+    parts = [predict_grid(d, align_dir, clips, device) for d in run_dirs]
+    return {c: np.mean([p[c] for p in parts], axis=0).astype(np.float32) for c in clips}
+
+
+def predict_stack(run: dict, run_dir: Path, align_dir: Path, clips: list[str], device: str = "cpu"
+                  ) -> dict[str, np.ndarray]:
+    """A stack run's predictions: each clip combined with the weights fitted without its video when
+    the stack was fitted on it (``held_out``), else with the weights fitted on every clip."""
+    from affect.train.stacking import combine
+
+    parts = [candidate_predictions([run_dir / m for m in candidate["runs"]], align_dir, clips, device)
+             for candidate in run["candidates"]]  # in the order of the weights' columns
+    weights = np.asarray(run["weights"], np.float64)
+    held_out = run.get("held_out", {})
+    return {c: combine([p[c] for p in parts], np.asarray(held_out[c]) if c in held_out else weights) for c in clips}

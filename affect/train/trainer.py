@@ -2,7 +2,11 @@
 
 Masked CCC loss, AdamW, linear warm-up then cosine decay, gradient clipping, float16 autocast
 with gradient scaling on CUDA (``train.amp``; the loss itself is float32/float64), early stopping on
-the validation split's global P_VA (whole clips, the challenge's metric), checkpoints
+the selection set's global P_VA over whole clips (the inner development set with ``train.select=dev``,
+the validation split with ``select=validation``), measured as "grid CCC": the challenge's formula
+on the labels averaged onto stage 05's grid (0.25 s by default), not on every video frame (stage 09
+scores frames). With ``select=dev`` the validation split is predicted once, by ``best.pt``, at the
+end (``run.json``'s ``val``); the selection scores are ``selection``. Checkpoints
 ``last.pt`` / ``best.pt`` (model, optimizer, spec, train config, normalisation, epoch, step, best
 score, history; loaded with ``weights_only=True``), resume from ``last.pt``, seeds, a CSV log
 per epoch (TensorBoard too when installed), tqdm.
@@ -21,7 +25,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +35,12 @@ from tqdm import tqdm
 from affect.cache.atomic import atomic_path, write_json
 from affect.train.aligned import check_features, load_clip, read_features
 from affect.train.config import TrainConfig
-from affect.train.data import Split, Windows, check_labelled, collate, fit_normaliser, make_split, to_device
+from affect.train.data import (EpochBatches, Split, Windows, array_bytes, check_labelled, collate, fit_loader,
+                               fit_normaliser, plan_split, to_device)
 
 log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
+GRID_CCC = "grid CCC: the challenge's global CCC on the labels averaged onto stage 05's grid (not per video frame)"
 
 
 def dist_info(device: str) -> tuple[int, int]:
@@ -87,7 +93,8 @@ def predict_clips(model, align_dir: Path, clips: list[str], spec: dict, norm: di
 
 
 def validate(preds: dict[str, np.ndarray], align_dir: Path, clips: list[str]) -> dict[str, float]:
-    """Global CCC (valence, arousal) and P_VA over all validation clips concatenated."""
+    """Global grid CCC (valence, arousal) and P_VA over ``clips`` concatenated, with how many clips and
+    valid grid steps (both dimensions labelled) it was measured on."""
     import warnings
 
     from affect.metrics import evaluate
@@ -96,7 +103,27 @@ def validate(preds: dict[str, np.ndarray], align_dir: Path, clips: list[str]) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         report = evaluate(preds, labels)
-    return {"ccc_valence": report.ccc_valence, "ccc_arousal": report.ccc_arousal, "p_va": report.p_va}
+    return {"ccc_valence": report.ccc_valence, "ccc_arousal": report.ccc_arousal, "p_va": report.p_va,
+            "clips": report.clips, "valid_steps": report.valid_frames}
+
+
+SCORE_KEYS = ("ccc_valence", "ccc_arousal", "p_va", "clips", "valid_steps")
+
+
+def score_validation_once(model, run_dir: Path, align_dir: Path, split: Split, spec: dict, norm: dict, device: str,
+                          rank: int, world: int) -> dict[str, float]:
+    """The validation split predicted by the best epoch's weights (``best.pt``), once, after training."""
+    import torch
+
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0 has written best.pt
+    ckpt = torch.load(Path(run_dir) / "best.pt", map_location=device, weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    preds = predict_clips(model, align_dir, split.validation, spec, norm, device, rank, world)
+    return validate(preds, align_dir, split.validation)
 
 
 def _save(path: Path, state: dict) -> None:
@@ -134,10 +161,18 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         log.info("%s: already trained (%s)", name or run_dir.name, run_dir / RUN_JSON)
         return json.loads((run_dir / RUN_JSON).read_text())
     rank, world = dist_info(device)
-    split = split or make_split(align_dir, cfg.fold)
+    split = split or plan_split(align_dir, cfg.fold, cfg.select, cfg.dev_fraction)
     check_labelled(align_dir, split.train, "train")
     check_labelled(align_dir, split.validation, "validation")
+    if split.dev:
+        check_labelled(align_dir, split.dev, "inner development")
     features = spec["features"]
+    plan = fit_loader([load_clip(align_dir, c, features=[]).steps for c in split.train], spec["window"], cfg.stride,
+                      cfg.batch_size, cfg.workers, world, array_bytes(align_dir, split.train, features))
+    if plan.changes and rank == 0:
+        log.info("%s: fitted to the training set: %s", name or run_dir.name, "; ".join(plan.changes))
+    spec = {**spec, "window": plan.window}
+    cfg = replace(cfg, window=plan.window, stride=plan.stride, batch_size=plan.batch_size, workers=plan.workers)
     norm = fit_normaliser(align_dir, split.train, features)
     data = Windows(align_dir, split.train, features, norm, cfg.window, cfg.stride, spec["substeps"])
     if len(data) < world:
@@ -164,10 +199,13 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         log.info("%s: resuming after epoch %d (best P_VA %.4f)", name, state["epoch"], state["best"])
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
-        log.info("%s: %d train / %d validation clips, %d windows of %d steps, %d batches per epoch, %s, %d process(es)",
-                 name, len(split.train), len(split.validation), len(data), cfg.window, batches_per_epoch,
-                 device, world)
+        log.info("%s: %d train / %d inner dev / %d validation clips (choices made on %s), %d windows of %d steps, "
+                 "%d batches per epoch, %s, %d process(es)", name, len(split.train), len(split.dev),
+                 len(split.validation), split.selected_on, len(data), cfg.window, batches_per_epoch, device, world)
     tb = _tensorboard(run_dir) if rank == 0 else None
+    sampler = EpochBatches()  # one loader for the run: its worker processes (if any) live across epochs
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.workers,
+                                         persistent_workers=cfg.workers > 0)
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if state["bad_epochs"] >= cfg.patience:
             break
@@ -177,8 +215,7 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         batches = [b for b in batches if len(b) >= world][:batches_per_epoch]
         model.train()
         start, losses = time.perf_counter(), []
-        loader = torch.utils.data.DataLoader(data, batch_sampler=[b[rank::world] for b in batches], collate_fn=collate,
-                                             num_workers=cfg.workers, persistent_workers=False)
+        sampler.batches = [b[rank::world] for b in batches]
         for batch in tqdm(loader, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=rank != 0):
             batch = to_device(batch, device)
             for group in opt.param_groups:
@@ -198,9 +235,9 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
             state["step"] += 1
             losses.append(float(loss.detach()))
         seconds = time.perf_counter() - start
-        preds = predict_clips(model, align_dir, split.validation, spec, norm, device, rank, world)
-        scores = validate(preds, align_dir, split.validation)
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), **scores,
+        preds = predict_clips(model, align_dir, split.selection, spec, norm, device, rank, world)
+        scores = validate(preds, align_dir, split.selection)
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), **scores, "scored_on": split.selected_on,
                "lr": lr_at(max(state["step"] - 1, 0), total, cfg), "seconds": round(seconds, 3),
                "windows_per_s": round(sum(len(b) for b in batches) / max(seconds, 1e-9), 1)}
         state["history"].append(row)
@@ -221,17 +258,26 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
             _write_history(run_dir / "history.csv", state["history"])
             if tb is not None:
                 for k, v in row.items():
-                    tb.add_scalar(k, v, epoch)
-            log.info("%s epoch %d: loss %.4f, val CCC V %.4f A %.4f P_VA %.4f%s", name, epoch, row["train_loss"],
-                     scores["ccc_valence"], scores["ccc_arousal"], scores["p_va"], " (best)" if improved else "")
+                    if isinstance(v, (int, float)):
+                        tb.add_scalar(k, v, epoch)
+            log.info("%s epoch %d: loss %.4f, %s grid CCC V %.4f A %.4f P_VA %.4f%s", name, epoch, row["train_loss"],
+                     split.selected_on, scores["ccc_valence"], scores["ccc_arousal"], scores["p_va"],
+                     " (best)" if improved else "")
         if stop_after is not None and epoch >= stop_after:
             return {"name": name, "stopped_after": epoch, "history": state["history"]}
     if not np.isfinite(state["best"]):
-        log.warning("%s: validation P_VA was never defined (constant predictions or labels?)", name)
+        log.warning("%s: %s P_VA was never defined (constant predictions or labels?)", name, split.selected_on)
     best = next(r for r in state["history"] if r["epoch"] == state["best_epoch"])
+    selection = {k: best[k] for k in SCORE_KEYS if k in best}
+    val = (score_validation_once(model, run_dir, align_dir, split, spec, norm, device, rank, world)
+           if split.dev else selection)
+    if rank == 0 and split.dev:
+        log.info("%s: validation (scored once, epoch %d chosen on the inner dev set) grid CCC V %.4f A %.4f P_VA %.4f",
+                 name, state["best_epoch"], val["ccc_valence"], val["ccc_arousal"], val["p_va"])
     record = {"name": name, "kind": spec["kind"], "spec": spec, "features": features, "best_epoch": state["best_epoch"],
-              "epochs_run": state["epoch"] + 1, "train_clips": split.train, "validation_clips": split.validation,
-              "val": {k: best[k] for k in ("ccc_valence", "ccc_arousal", "p_va")},
+              "epochs_run": state["epoch"] + 1, "train_clips": split.train, "dev_clips": split.dev,
+              "validation_clips": split.validation, "selected_on": split.selected_on, "metric": GRID_CCC,
+              "selection": selection, "val": val,
               "windows_per_s": float(np.median([r["windows_per_s"] for r in state["history"]])),
               "history": state["history"], "world": world}
     if rank == 0:

@@ -2,6 +2,8 @@
 
 Frames are numbered 0, 1, 2, ... in the order the decoder outputs them (presentation order),
 which is the order of Aff-Wild2's label lines (line i+1 = frame i = image `%05d.jpg` % (i+1)).
+Clock: clip time 0 is the first decoded frame's presentation time (`VideoInfo.start`, on the
+container's clock); audio is put on the same clock (`affect.audio.extract`).
 
 Resolution. With `max_side`, frames are scaled (by swscale, area filter, while converting from
 YUV) so that their longer side is at most `max_side`; they are never enlarged. `VideoInfo`
@@ -64,6 +66,7 @@ class VideoInfo:
     has_audio: bool = False  # the container has an audio stream
     audio_rate: int = 0  # its sample rate (0 without audio)
     rotation: int = 0  # 0 | 90 | 180 | 270: decoded pictures are turned anticlockwise by this to be upright
+    start: float = 0.0  # presentation time (s, container clock) of the first decoded frame: clip time 0
 
     @property
     def quarter_turns(self) -> int:
@@ -118,14 +121,18 @@ def output_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(1, round(width * s)), max(1, round(height * s))
 
 
-def _first_rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-    """The display rotation of the first decodable frame (0 when none decodes)."""
+def _first_frame(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[int, float]:
+    """(display rotation, presentation time in seconds) of the first decodable frame.
+
+    When no frame decodes: rotation 0 and the stream's declared start time (0 when unknown).
+    """
     try:
         for frame in container.decode(stream):
-            return int(round(getattr(frame, "rotation", 0) or 0))
+            return int(round(getattr(frame, "rotation", 0) or 0)), float(frame.time or 0.0)
     except (av.FFmpegError, ValueError):
         pass
-    return 0
+    start = stream.start_time
+    return 0, float(start * stream.time_base) if start is not None and stream.time_base else 0.0
 
 
 def quarter_rotation(path: Path, degrees: float) -> int:
@@ -155,7 +162,8 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
             declared = int(stream.frames or 0)
             audio = container.streams.audio
             audio_rate = int(audio[0].rate or 0) if audio else 0
-            rotation = quarter_rotation(path, _first_rotation(container, stream))
+            degrees, start = _first_frame(container, stream)
+            rotation = quarter_rotation(path, degrees)
     except av.FFmpegError as e:
         raise VideoError(path, f"cannot open: {e}") from e
     if width <= 0 or height <= 0:
@@ -163,7 +171,7 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
     if rotation % 180:
         width, height = height, width
     out_w, out_h = output_size(width, height, max_side)
-    return VideoInfo(path, width, height, fps, declared, out_w, out_h, bool(audio), audio_rate, rotation)
+    return VideoInfo(path, width, height, fps, declared, out_w, out_h, bool(audio), audio_rate, rotation, start)
 
 
 class VideoReader:

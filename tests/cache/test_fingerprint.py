@@ -42,3 +42,22 @@ def test_one_config_value_changes_the_folder_and_nothing_reuses_it(tmp_path):
     # run-wide knobs that do not change results keep the folder
     assert PrepareStage(load_config(overrides=base + ["device=cpu", "log_level=DEBUG"])).output.path == a
     assert a.parent == tmp_path / "cache" / "corpus" / "prepare" and a.name.startswith("affwild2-")
+
+
+def test_files_fingerprint_through_a_symlinked_folder(tmp_path):
+    """A corpus folder that is a symbolic link to another disk: named as spelled below the root,
+    stat'ed through the link, and files entirely outside the root are named by their real path."""
+    other = tmp_path / "other_disk" / "annotations"
+    other.mkdir(parents=True)
+    (other / "a.txt").write_text("valence,arousal\n")
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "annotations").symlink_to(other, target_is_directory=True)
+    linked = files_fingerprint(root, [root / "annotations" / "a.txt"])
+    assert files_fingerprint(root, [(root / "annotations" / "a.txt").resolve()]) != ""
+    (other / "a.txt").write_text("valence,arousal\n0.1,0.2\n")
+    assert files_fingerprint(root, [root / "annotations" / "a.txt"]) != linked  # follows the file behind the link
+    from affect.cache.fingerprint import corpus_name
+
+    assert corpus_name(root / "annotations" / "a.txt", root) == "annotations/a.txt"
+    assert corpus_name(other / "a.txt", root) == (other / "a.txt").resolve().as_posix()

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from affect.report.ensemble import average, group_runs
+from affect.report.ensemble import IN_SAMPLE_REFUSED, average, group_runs, in_sample_clips, selection_average
 from affect.report.submission import read_clip_csv, submission_table, write_clip_csv, write_submission
 
 
@@ -32,11 +32,22 @@ def test_a_member_never_predicts_a_clip_it_trained_on_while_another_held_it_out(
     assert not problems
     assert np.allclose(out["a"], 0.2) and np.allclose(out["b"], 0.6)  # out of fold
     assert np.allclose(out["test"], 0.4)  # no member trained on it: all of them
-    out, _ = average([fold0, both], [{"b"}, {"a", "b"}])
-    assert np.allclose(out["b"], 0.6)  # every member trained on b: all of them again
+    out, problems = average([fold0, both], [{"b"}, {"a", "b"}])
+    assert "b" not in out and problems["b"] == IN_SAMPLE_REFUSED  # every member trained on b: no in-sample prediction
+    assert np.allclose(out["a"], 0.2)
+    out, problems = average([fold0, both], [{"b"}, {"a", "b"}], in_sample=["b"])  # train clips a user asked for
+    assert np.allclose(out["b"], 0.6) and not problems
+    assert in_sample_clips(out, [{"b"}, {"a", "b"}]) == ["b"]  # what the caller marks as in-sample
     out, problems = average([{"a": fold0["a"], "b": fold0["b"]}, {"b": fold1["b"]}], [{"a"}, set()])
     assert problems == {"a": "predicted by 0 of 1 ensemble members"}  # the member that held a out did not predict it
     assert np.allclose(out["b"], 0.4)
+
+
+def test_selection_average_uses_only_the_members_whose_dev_set_holds_the_clip():
+    m0 = {c: np.full((2, 2), 0.2, np.float32) for c in ("d0", "d1")}
+    m1 = {c: np.full((2, 2), 0.6, np.float32) for c in ("d0", "d1")}
+    out, problems = selection_average([m0, m1], [{"d0", "d1"}, {"d1"}])
+    assert not problems and np.allclose(out["d0"], 0.2) and np.allclose(out["d1"], 0.4)
 
 
 def test_submission_rows_in_the_given_order(tmp_path):

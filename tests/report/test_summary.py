@@ -18,9 +18,22 @@ def test_summary_puts_the_ceiling_first_then_models_by_raw_p_va(tmp_path):
     lines = score_summary(tmp_path, "validation").splitlines()
     body = [ln for ln in lines if ln.startswith((CEILING, "fusion", "unimodal"))]
     assert [ln.split("  ")[0].strip() for ln in body] == [CEILING, "unimodal/a", "fusion"]
-    assert body[1].split()[-1] == "0.875" and body[2].split()[-1] == "0.750"  # share of the ceiling
+    assert body[1].split()[5:8] == ["0.875", "2", "-"] and body[2].split()[5:8] == ["0.750", "2", "-"]  # share, clips
     assert "0.650" in body[2]  # the smoothed figure beside the raw one
+    assert "upper bound" not in "\n".join(lines) and "reference" in lines[-2]
     assert lines[-1] == f"report: {tmp_path / 'report.md'}"
+
+
+def test_summary_names_clips_frames_and_where_choices_were_made(tmp_path):
+    rows = [{"model": m, "predictions": "raw", "split": "validation", "ccc_valence": v, "ccc_arousal": v, "p_va": v,
+             "clips": n, "valid_frames": 10 * n, "selected_on": sel, "same_clips": n == 3, "in_sample": False}
+            for m, v, n, sel in (("fusion", 0.6, 3, "dev"), ("unimodal/a@fold0", 0.7, 1, "dev"),
+                                 ("baseline/early", 0.5, 3, "validation"))]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    body = {ln.split()[0]: ln for ln in score_summary(tmp_path, "validation").splitlines()[2:-1]}
+    assert body["fusion"].split()[-2:] == ["3", "30"]  # clips, valid frames; nothing to note
+    assert body["unimodal/a@fold0"].endswith("1      10  other clips")
+    assert body["baseline/early"].endswith("30  selected on validation")
 
 
 def test_latent_reference_holds_the_last_value_past_the_video(tmp_path):

@@ -29,7 +29,8 @@ CLIPS = {
     "t1": ("t1", 25, 30, None, None, True),
 }
 TEST_ORDER = ["t2", "t1"]
-#: stage -> run name -> spec (noise/bias of predictions, a clip to make NaN, whether a checkpoint exists)
+#: stage -> run name -> spec (noise/bias of predictions, a clip to make NaN, whether a checkpoint exists,
+#: "record": more run.json fields such as train_clips / dev_clips)
 RUNS: dict[str, dict[str, dict]] = {
     "unimodal": {"unimodal/feat-a": {"noise": 0.25, "bias": 0.0}, "unimodal/feat-b": {"noise": 0.5, "bias": 0.1}},
     "fusion": {"fusion@seed0": {"noise": 0.2, "bias": 0.0}, "fusion@seed1": {"noise": 0.2, "bias": 0.0}},
@@ -73,7 +74,7 @@ class FakeTraining(Stage):
         for i, (name, spec) in enumerate(RUNS[self.name].items()):
             run = out.path / "runs" / name.replace("/", "__")
             run.mkdir(parents=True)
-            atomic.write_json(run / "run.json", {"name": name})
+            atomic.write_json(run / "run.json", {"name": name, **spec.get("record", {})})  # e.g. train_clips, dev_clips
             if spec.get("checkpoint", True):
                 atomic.write_json(run / "checkpoint.json", {**spec, "seed": i})
         out.mark_done({})
@@ -106,7 +107,12 @@ class FakeBackend:
 
     def train_clips(self, run_dir: Path) -> set[str]:
         path = Path(run_dir) / "run.json"
-        return set(json.loads(path.read_text()).get("train_clips", [])) if path.is_file() else set()
+        run = json.loads(path.read_text()) if path.is_file() else {}
+        return set(run.get("train_clips", [])) | set(run.get("dev_clips", []))
+
+    def dev_clips(self, run_dir: Path) -> set[str]:
+        path = Path(run_dir) / "run.json"
+        return set(json.loads(path.read_text()).get("dev_clips", [])) if path.is_file() else set()
 
     def predict_grid(self, run_dir: Path, align_dir: Path, clips, device: str = "cpu") -> dict[str, np.ndarray]:
         self.calls.append((Path(run_dir).name, tuple(clips)))

@@ -97,7 +97,7 @@ def test_report_plots_and_provenance(corpus, tmp_path, monkeypatch):
 def test_what_cannot_be_scored_is_listed_not_dropped(corpus, tmp_path, monkeypatch):
     monkeypatch.setitem(RUNS, "unimodal", {"unimodal/feat-a": {"noise": 0.2, "bias": 0.0, "nan_clip": "v1_left"},
                                            "unimodal/feat-b": {"noise": 0.2, "bias": 0.0, "checkpoint": False}})
-    cfg = config(corpus, tmp_path / "cache")
+    cfg = config(corpus, tmp_path / "cache", "predict.missing=zeros")  # feat-b has no test predictions: filled
     install(monkeypatch)
     run(cfg, *ALL[:-1])
     import affect.stages

@@ -12,26 +12,64 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     from affect.stages.fusion import FusionStage
     from affect.train.runs import list_runs, predict_grid
 
-    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]"])
-    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2",
+    # selected on validation (explicitly): the stack's weights are fitted on the validation clips, each
+    # scored with weights fitted without its video (the dev path: test_fusion_stack_fits_on_the_dev_set)
+    select = ["unimodal.train.select=validation", "fusion.train.select=validation"]
+    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]", select[0]])
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", *select,
                                  "unimodal.features=[face,voice]", *(f"fusion.train.{t}" for t in TRAIN)])
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
     assert stage.run(RunOptions()).status == "ran"
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert set(results.index) == {"fusion", "baseline/early", "baseline/late", "unimodal/face"}
+    assert set(results["selected_on"]) == {"validation"}
+    assert set(results.index) == {"fusion", "fusion/xattn", "baseline/early", "baseline/late", "unimodal/face"}
     assert results.loc["fusion", "features"] == "face+voice"
     assert results.loc["fusion", "p_va"] > results.loc["unimodal/face", "p_va"]
     runs = list_runs(stage.output.path)
-    assert list(runs) == ["baseline/early", "baseline/late", "fusion"]
+    assert list(runs) == ["baseline/early", "baseline/late", "fusion", "fusion/xattn"]
     clips = [f"c{i:02d}" for i in range(6)]
     for name, run in runs.items():
         preds = predict_grid(run, aligned_done, clips)
         assert set(preds) == set(clips)
         for p in preds.values():  # c01 (train) and c05 (validation) have no audio: masks, not NaN
             assert p.shape == (96, 2) and p.dtype == np.float32 and np.isfinite(p).all() and np.abs(p).max() <= 1
+    # the fused model: a per-dimension stack over the attention network and the sets' own regressors;
+    # face alone carries valence and voice alone arousal, and the stack keeps that
+    stack = read_run_json(runs["fusion"])
+    assert stack["kind"] == "stack"
+    assert [c["name"] for c in stack["candidates"]] == ["fusion/xattn", "unimodal/face", "unimodal/voice"]
+    weights = np.asarray(stack["weights"])
+    np.testing.assert_allclose(weights.sum(1), 1, atol=1e-6)
+    assert weights[0, 2] < 0.2 and weights[1, 1] < 0.2, weights  # voice not for valence, face not for arousal
+    assert sorted(stack["held_out"]) == ["c04", "c05"]  # each validation clip: weights fitted without its video
+    assert results.loc["fusion", "ccc_valence"] >= results.loc["unimodal/face", "ccc_valence"] - 0.02
+    tried = pd.read_csv(stage.output.path / "stacking.csv").set_index("stack")
+    assert set(tried.index) == {"pair", "blend", "pick", "off"}
+    assert tried.loc["pair", "p_va"] == pytest.approx(results.loc["fusion", "p_va"], abs=1e-5)
+    assert tried.loc["off", "p_va"] == pytest.approx(results.loc["fusion/xattn", "p_va"], abs=1e-5)
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
     members = [predict_grid(uni.output.path / "runs" / "unimodal" / f, aligned_done, ["c04"])["c04"] for f in ("face", "voice")]
     np.testing.assert_allclose(late, (members[0] + members[1]) / 2, atol=1e-6)
+
+
+def test_fusion_stack_fits_on_the_dev_set(tmp_path, aligned_done):
+    """By default (train.select=dev) the stack's weights are fitted on the inner development set, never
+    on the validation clips it is scored on."""
+    from affect.stages.fusion import FusionStage
+    from affect.train.runs import list_runs
+
+    uni = run_unimodal(tmp_path, aligned_done, ["unimodal.features=[face,voice]"])
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2",
+                                 "fusion.baselines=false", "unimodal.features=[face,voice]",
+                                 *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    stack = read_run_json(list_runs(stage.output.path)["fusion"])
+    assert stack["selected_on"] == "dev" and stack["dev_clips"]
+    assert not set(stack["dev_clips"]) & set(stack["validation_clips"])
+    assert set(stack["held_out"]) <= set(stack["dev_clips"])
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert results.loc["fusion", "selected_on"] == "dev"
 
 
 def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done):
@@ -47,15 +85,16 @@ def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done)
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "e" * 64)
     assert stage.run(RunOptions()).status == "ran"
     runs = list_runs(stage.output.path)
-    assert list(runs) == ["baseline/early@seed0", "baseline/early@seed1", "baseline/late", "fusion@seed0", "fusion@seed1"]
-    assert list(group_runs(runs)) == ["baseline/early", "baseline/late", "fusion"]  # what stage 08 predicts
+    assert list(runs) == ["baseline/early@seed0", "baseline/early@seed1", "baseline/late", "fusion",
+                          "fusion/xattn@seed0", "fusion/xattn@seed1"]
+    assert list(group_runs(runs)) == ["baseline/early", "baseline/late", "fusion", "fusion/xattn"]  # what stage 08 predicts
     val = make_split(aligned_done).validation
-    members = [predict_grid(runs[f"fusion@seed{k}"], aligned_done, val) for k in (0, 1)]
+    members = [predict_grid(runs[f"fusion/xattn@seed{k}"], aligned_done, val) for k in (0, 1)]
     assert not np.allclose(members[0][val[0]], members[1][val[0]])  # seeds 5 and 6: two different models
     mean = {c: (members[0][c] + members[1][c]) / 2 for c in val}
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert results.loc["fusion", "members"] == 2 and results.loc["baseline/late", "members"] == 2
-    assert results.loc["fusion", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
+    assert results.loc["fusion/xattn", "members"] == 2 and results.loc["baseline/late", "members"] == 2
+    assert results.loc["fusion/xattn", "p_va"] == pytest.approx(validate(mean, aligned_done, val)["p_va"], abs=1e-6)
 
 
 def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path, aligned_done):
@@ -69,35 +108,46 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     runs = list_runs(uni.output.path)
     assert list(runs) == [f"unimodal/{f}@fold{k}" for f in ("face", "voice") for k in (0, 1)]
     fold_of = {c: load_clip(aligned_done, c, features=[]).info["fold"] for c in (f"c{i:02d}" for i in range(6))}
-    for k in (0, 1):  # fold k's run trained on the other fold only
-        assert set(read_run_json(runs[f"unimodal/face@fold{k}"])["train_clips"]) == {c for c, f in fold_of.items() if f != k}
+    for k in (0, 1):  # fold k's run trained on the other fold only (an inner dev video of it held out of fitting)
+        record = read_run_json(runs[f"unimodal/face@fold{k}"])
+        assert set(record["train_clips"] + record["dev_clips"]) == {c for c, f in fold_of.items() if f != k}
+        assert record["dev_clips"] and not set(record["dev_clips"]) & set(record["train_clips"])
+        assert not set(record["train_clips"] + record["dev_clips"]) & set(record["validation_clips"])
     out_of_fold = {}
     for k in (0, 1):
         out_of_fold.update(predict_grid(runs[f"unimodal/face@fold{k}"], aligned_done,
                                         [c for c, f in fold_of.items() if f == k]))
     ranking = pd.read_csv(uni.output.path / "ranking.csv").set_index("feature")
     assert set(out_of_fold) == set(fold_of)  # every labelled clip, train and validation split alike
-    assert ranking.loc["face", "p_va"] == pytest.approx(validate(out_of_fold, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+    assert ranking.loc["face", "val_p_va"] == pytest.approx(validate(out_of_fold, aligned_done, sorted(fold_of))["p_va"],
+                                                            abs=1e-6)
+    assert ranking.loc["face", "val_clips"] == 6 and ranking.loc["face", "ranked_on"] == "dev"
 
     cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
                                  *cv, "fusion.train.cv=true", *(f"fusion.train.{t}" for t in TRAIN)])
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "d" * 64)
     assert stage.run(RunOptions()).status == "ran"
     runs = list_runs(stage.output.path)
-    assert [r for r in runs if r.startswith("fusion")] == [f"fusion@fold{k}-seed{s}" for k in (0, 1) for s in (0, 1)]
+    assert [r for r in runs if r.startswith("fusion/")] == [f"fusion/xattn@fold{k}-seed{s}" for k in (0, 1) for s in (0, 1)]
+    assert [r for r in runs if r.startswith("fusion@")] == ["fusion@fold0", "fusion@fold1"]  # one stack per fold
     assert [r for r in runs if r.startswith("baseline/late")] == ["baseline/late@fold0", "baseline/late@fold1"]
     fused = {}
     for k in (0, 1):
         clips = [c for c, f in fold_of.items() if f == k]
-        members = [predict_grid(runs[f"fusion@fold{k}-seed{s}"], aligned_done, clips) for s in (0, 1)]
+        members = [predict_grid(runs[f"fusion/xattn@fold{k}-seed{s}"], aligned_done, clips) for s in (0, 1)]
         fused.update({c: (members[0][c] + members[1][c]) / 2 for c in clips})
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
-    assert results.loc["fusion", "members"] == 4
-    assert results.loc["fusion", "p_va"] == pytest.approx(validate(fused, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
+    assert results.loc["fusion/xattn", "members"] == 4
+    assert results.loc["fusion/xattn", "p_va"] == pytest.approx(validate(fused, aligned_done, sorted(fold_of))["p_va"], abs=1e-6)
 
     mixed = load_config(overrides=[f"cache_root={tmp_path / 'cache2'}", "device=cpu", *cv])  # fusion without cv
     with pytest.raises(ValueError, match="cv=False but the unimodal runs used fold=-1 cv=True"):
         on_fake_upstream(FusionStage, mixed, {"align": aligned_done, "unimodal": uni.output.path}, "c" * 64).execute(
+            None, RunOptions())
+    other = load_config(overrides=[f"cache_root={tmp_path / 'cache3'}", "device=cpu", *cv, "fusion.train.cv=true",
+                                   "fusion.train.select=validation"])
+    with pytest.raises(ValueError, match="select=validation dev_fraction=0.2 but the unimodal runs used select=dev"):
+        on_fake_upstream(FusionStage, other, {"align": aligned_done, "unimodal": uni.output.path}, "b" * 64).execute(
             None, RunOptions())
 
 

@@ -9,6 +9,7 @@ from predict_fixtures import CLIPS, RUNS, TEST_ORDER, FakeBackend, build_corpus,
 from affect.data.manifest import labels_path, read_manifest
 from affect.report.frames import to_video_frames
 from affect.report.store import load_arrays, read_models
+from affect.stages.base import InputError
 
 UPSTREAM = ("prepare", "align", "unimodal", "fusion")
 
@@ -118,8 +119,16 @@ def test_smoothing_is_chosen_on_validation_and_never_sees_test_labels(corpus, tm
 def test_bad_runs_and_nan_predictions_are_reported_and_the_rest_goes_on(corpus, tmp_path, monkeypatch):
     monkeypatch.setitem(RUNS, "unimodal", {"unimodal/feat-a": {"noise": 0.2, "bias": 0.0, "nan_clip": "v1_left"},
                                            "unimodal/feat-b": {"noise": 0.2, "bias": 0.0, "checkpoint": False}})
-    stage, report, backend = predicted(config(corpus, tmp_path / "cache"), monkeypatch)
+    # feat-b predicts no test clip: by default stage 08 fails naming them (the other models are written)
+    with pytest.raises(InputError, match=r"lack 2 clip\(s\) of the test list: t2: no predictions.*models: unimodal/feat-b"):
+        predicted(config(corpus, tmp_path / "cache"), monkeypatch)
+    # with predict.missing=zeros they are filled (and listed) and the stage finishes
+    cfg = config(corpus, tmp_path / "cache", "predict.missing=zeros")
+    stage, report, backend = predicted(cfg, monkeypatch)
     assert report.status == "ran"
+    filled = pd.read_csv(read_models(stage.output.path)["unimodal/feat-b"] / "filled.csv")
+    assert filled[["clip", "frames"]].values.tolist() == [["t2", CLIPS["t2"][2]], ["t1", CLIPS["t1"][2]]]
+    assert not (read_models(stage.output.path)["unimodal/feat-a"] / "filled.csv").exists()
     errors = pd.read_csv(stage.output.path / "errors.csv").fillna("")
     run_error = errors[errors["file"].str.endswith("unimodal__feat-b") & (errors["clip"] == "")]
     assert len(run_error) == 1 and "no usable checkpoint" in run_error["error"].iloc[0]
@@ -133,7 +142,7 @@ def test_bad_runs_and_nan_predictions_are_reported_and_the_rest_goes_on(corpus, 
     assert len(load_arrays(models["fusion"] / "final.npz")) == 5
 
     calls = len(backend.calls)
-    assert run(config(corpus, tmp_path / "cache"), "predict")[0].status == "done-before"
+    assert run(cfg, "predict")[0].status == "done-before"
     assert len(backend.calls) == calls
 
 

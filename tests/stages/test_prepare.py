@@ -101,3 +101,52 @@ def test_generic_csv_layout(tmp_path, make_video, make_labels):
     assert sorted(m.index) == ["x", "y"] and m.loc["x", "frames"] == 10 and m.loc["y", "split"] == "test"
     errors = pd.read_csv(stage.output.path / "errors.csv")
     assert errors["file"].tolist() == [f"{root / 'list.csv'}:4"] and "side" in errors["error"][0]
+
+
+def test_rejected_clips_are_listed_with_reason_and_frame_count(corpus, tmp_path):
+    from affect.data.manifest import read_rejected
+
+    stage, _ = run_prepare(corpus, tmp_path)
+    rejected = read_rejected(stage.output.path).set_index("clip")
+    assert set(rejected.index) == {"missing", "broken", "c_left"}  # a duplicate id is not a lost clip
+    assert rejected.loc["missing", "split"] == "train" and "not found" in rejected.loc["missing", "reason"]
+    assert pd.isna(rejected.loc["missing", "video_frames"]) and pd.isna(rejected.loc["broken", "video_frames"])
+    assert rejected.loc["c_left", "video_frames"] == 20  # its video (c.mp4) can be read: its frame count
+    assert rejected.loc["c_left", "file"].endswith("c_left.txt:1") and "header" in rejected.loc["c_left", "reason"]
+
+
+def test_label_count_far_off_and_missing_test_video_are_rejected(tmp_path, make_video, make_labels):
+    from affect.data.manifest import read_rejected
+
+    root = tmp_path / "corpus"
+    make_video(root / "videos" / "long.mp4", 50, fps=25)
+    make_video(root / "videos" / "t.mp4", 12, fps=25)
+    make_labels(root / ANN / "Train_Set" / "long.txt", np.zeros((10, 2)))
+    (root / ANN / "test_set.txt").write_text("t\nghost\nlong\n")
+    stage, _ = run_prepare(root, tmp_path, "prepare.max_count_diff=5")
+    rejected = read_rejected(stage.output.path)
+    assert list(zip(rejected["clip"], rejected["split"])) == [("long", "train"), ("ghost", "test"), ("long", "test")]
+    rejected = rejected.set_index(["clip", "split"])
+    assert "max_count_diff" in rejected.loc[("long", "train"), "reason"]
+    assert rejected.loc[("long", "train"), "video_frames"] == 50
+    assert pd.isna(rejected.loc[("ghost", "test"), "video_frames"])
+    # the test list names a clip whose labelled twin was rejected: rejected too, not lost as a mere duplicate
+    assert "duplicate" in rejected.loc[("long", "test"), "reason"] and rejected.loc[("long", "test"), "video_frames"] == 50
+    assert list(read_manifest(stage.output.path)["clip"]) == ["t"]
+
+
+def test_symlinked_videos_and_annotations_folders(tmp_path, make_video, make_labels):
+    """`videos/` and `annotations/` as symbolic links to another disk: stage 00 simply works."""
+    shared = tmp_path / "other_disk"
+    make_video(shared / "videos" / "a.mp4", 20, fps=25)
+    make_labels(shared / "annotations" / "VA_Estimation_Challenge" / "Train_Set" / "a.txt", np.zeros((20, 2)))
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "videos").symlink_to(shared / "videos", target_is_directory=True)
+    (root / "annotations").symlink_to(shared / "annotations", target_is_directory=True)
+    stage, report = run_prepare(root, tmp_path)
+    assert report.status == "ran" and report.failed == 0
+    m = read_manifest(stage.output.path).set_index("clip")
+    assert m.loc["a", "label_path"] == f"{ANN}/Train_Set/a.txt" and m.loc["a", "video_path"] == "videos/a.mp4"
+    assert load_labels(stage.output.path, "a").shape == (20, 2)
+    assert run_prepare(root, tmp_path)[1].status == "done-before"

@@ -50,3 +50,25 @@ def test_left_right_share_features(speech_run):
 def test_rerun_is_a_no_op(speech_run):
     cfg, stage, report, record = speech_run
     assert get_stage("speech")(cfg).run(RunOptions()).status == "done-before"
+
+
+def test_keep_raw_encodes_both_waveforms(synth_corpus, tmp_path):
+    """audio.keep_raw: stage 03 keeps the waveform before enhancement; stage 04 encodes it as `<backbone>.raw`."""
+    from affect.audio.store import RAW_WAVE, WAVE, clip_video, video_dir
+
+    root, record = synth_corpus
+    cfg = load_config(overrides=[f"corpus.root={root}", f"cache_root={tmp_path}", "corpus.name=r", "prepare.folds=2",
+                                 "device=cpu", "speech.weights=random", "speech.backbones=[wavlm-tiny]",
+                                 "audio.keep_raw=true", "audio.denoise=stationary"])
+    for name in ("prepare", "audio"):
+        get_stage(name)(cfg).run(RunOptions())
+    stage = get_stage("speech")(cfg)
+    assert stage.run(RunOptions()).failed == 0
+    described = json.loads((stage.output.path / "backbones.json").read_text())
+    assert sorted(described) == ["wavlm-tiny", "wavlm-tiny.raw"] and described["wavlm-tiny.raw"]["waveform"] == "raw"
+    audio_dir = stage.upstream_output("audio").path
+    clip = next(c for c in record["clips"] if c["has_audio"])
+    folder = video_dir(audio_dir, clip_video(audio_dir, clip["clip"]))
+    assert not np.array_equal(np.load(folder / WAVE), np.load(folder / RAW_WAVE))
+    enhanced, raw = (load_series(stage.output.clip_dir(clip["clip"]) / f"{n}.npz") for n in described)
+    assert enhanced.values.shape == raw.values.shape and not np.array_equal(enhanced.values, raw.values)

@@ -54,7 +54,7 @@ def test_grid_rows_times_and_masks(corpus):
     info = json.loads((grid.output.path / "backbones.json").read_text())
     assert set(info) == set(BACKBONES) and all(v["weights"] == "random" for v in info.values())
     assert "weights: random" in (grid.output.path / "config.yaml").read_text()
-    assert "RANDOM weights" in (grid.output.path / "log.txt").read_text()
+    assert "resnet50-tiny: random weights (weights=random)" in (grid.output.path / "log.txt").read_text()
     faces = grid.upstream_output("faces")
     for _, clip in grid.manifest.iterrows():
         frames, fps = int(clip["frames"]), float(clip["fps"])

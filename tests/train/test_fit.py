@@ -67,19 +67,23 @@ def test_resume_from_last_continues_the_same_curve(aligned, tmp_path):
     assert fit(tmp_path / "b", aligned, spec, cfg, seed=1, name="b")["val"] == resumed["val"]  # finished: kept
 
 
-def test_normalisation_uses_the_training_split_only(aligned, tmp_path):
-    from affect.train.data import fit_normaliser, make_split
+def test_normalisation_uses_the_fitted_clips_only(aligned, tmp_path):
+    from affect.train.data import SplitError, fit_normaliser, make_split, plan_split
 
     split = make_split(aligned)
-    assert split.train == ["c00", "c01", "c02", "c03"] and split.validation == ["c04", "c05"]
-    norm = fit_normaliser(aligned, split.train, ["face"])
+    assert split.train == ["c00", "c01", "c02", "c03"] and split.validation == ["c04", "c05"] and split.dev == []
+    inner = plan_split(aligned, -1)  # the default: an inner dev set of 1 of the 4 training videos
+    assert len(inner.dev) == 1 and sorted(inner.train + inner.dev) == split.train and inner.validation == split.validation
+    norm = fit_normaliser(aligned, inner.train, ["face"])
     spec = _spec(aligned, "temporal", ["face"], replace(CFG, epochs=1))
-    fit(tmp_path / "r", aligned, spec, replace(CFG, epochs=1), name="r")
+    record = fit(tmp_path / "r", aligned, spec, replace(CFG, epochs=1), name="r")
+    assert record["train_clips"] == inner.train and record["dev_clips"] == inner.dev and record["selected_on"] == "dev"
     saved = torch.load(tmp_path / "r" / "best.pt", weights_only=True)["norm"]
     assert saved["face"]["mean"] == pytest.approx(norm["face"]["mean"])
-    assert fit_normaliser(aligned, split.validation, ["face"])["face"]["mean"] != pytest.approx(norm["face"]["mean"])
-    folds = make_split(aligned, fold=1)
-    assert folds.validation == ["c01", "c03", "c05"]
+    assert fit_normaliser(aligned, split.train, ["face"])["face"]["mean"] != pytest.approx(norm["face"]["mean"])
+    # fold=k would train on the corpus's validation clips of the other folds (c04 or c05): refused in one line
+    with pytest.raises(SplitError, match=r"train.fold=1 would train on 1 clip\(s\) of the corpus's validation split \(c04\)"):
+        make_split(aligned, fold=1)
 
 
 def test_bad_input_fails_before_training(aligned, tmp_path):

@@ -1,0 +1,90 @@
+"""Exit codes (0 every clip done, 1 some clips failed, 2 a stage could not run), --keep-going, --dry-run's
+checks, and a stage that stops leaving a log that ends with why."""
+import shutil
+
+import pandas as pd
+
+from affect.cli import main
+from affect.config import load_config
+from affect.stages import get_stage
+
+
+def copy_corpus(synth_corpus, tmp_path):
+    root, record = synth_corpus
+    corpus = tmp_path / "corpus"
+    shutil.copytree(root, corpus)
+    return corpus, record
+
+
+def test_one_bad_clip_exits_1_and_errors_csv_names_it(synth_corpus, tmp_path, caplog):
+    corpus, record = copy_corpus(synth_corpus, tmp_path)
+    single = next(c for c in record["clips"] if "_" not in c["clip"] and c["split"] != "test")
+    video = next((corpus / "videos").rglob(f"{single['clip']}.*"))
+    video.write_bytes(video.read_bytes()[:3000])  # truncated: no decodable stream
+    args = [f"corpus.root={corpus}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2"]
+    assert main(["run", "--stop-stage", "prepare", *args]) == 1
+    errors = pd.read_csv(get_stage("prepare")(load_config(overrides=args)).output.path / "errors.csv")
+    assert list(errors["clip"]) == [single["clip"]]
+    assert f"prepare: 1 clip(s) failed: {single['clip']}" in caplog.text
+    assert main(["run", "--stop-stage", "prepare", *args]) == 1  # a rerun: the clip is still missing
+
+
+def test_nothing_could_run_exits_2(tmp_path):
+    assert main(["run", f"corpus.root={tmp_path / 'missing'}", f"cache_root={tmp_path / 'cache'}"]) == 2
+
+
+def test_keep_going_runs_what_does_not_need_the_broken_stage(synth_corpus, tmp_path, caplog):
+    corpus, _ = copy_corpus(synth_corpus, tmp_path)
+    args = [f"corpus.root={corpus}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2", "faces.source=provided",
+            "faces.size=64", "visual.backbones=[resnet5O-tiny]", "visual.weights=random", "device=cpu",
+            "speech.backbones=[egemaps]", "audio.vad=energy", "audio.denoise=none"]
+    cfg = load_config(overrides=args)
+    # without --keep-going the run stops at visual: audio (which does not need it) is not run
+    assert main(["run", "--stop-stage", "audio", *args]) == 2
+    assert not get_stage("audio")(cfg).output.done
+    log = (get_stage("visual")(cfg).output.path / "log.txt").read_text().strip().splitlines()
+    assert "visual: stopped: unknown backbone 'resnet5O-tiny'" in log[-1]  # the log ends with why
+    assert caplog.text.count("unknown backbone 'resnet5O-tiny'") == 1  # said once
+    caplog.clear()
+    assert main(["run", "--stop-stage", "align", "--keep-going", *args]) == 2
+    assert get_stage("audio")(cfg).output.done and get_stage("faces")(cfg).output.done
+    assert "align: not run: it needs visual, which could not run" in caplog.text
+
+
+def test_dry_run_reports_missing_weights(synth_corpus, tmp_path, caplog, monkeypatch):
+    root, _ = synth_corpus
+    checkpoints = tmp_path / "checkpoints"
+    monkeypatch.setenv("AFFECT_CHECKPOINTS", str(checkpoints))
+    args = ["--dry-run", f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}",
+            "visual.backbones=[resnet50-vggface2,landmarks68]", "speech.backbones=[egemaps]"]
+    assert main(["run", *args]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "resnet50-vggface2" in errors[0]
+    assert str(checkpoints / "resnet50-vggface2" / "resnet50_ft_weight.pkl") in errors[0]
+    assert "affect weights fetch resnet50-vggface2" in errors[0]
+    assert "dry run: weights landmarks68: ok" in caplog.text and "dry run: test list: ok" in caplog.text
+    assert not (tmp_path / "cache").exists()  # a dry run writes nothing
+    # the file where the message says: the dry run passes (it looks where a run looks)
+    (checkpoints / "resnet50-vggface2").mkdir(parents=True)
+    (checkpoints / "resnet50-vggface2" / "resnet50_ft_weight.pkl").write_bytes(b"")
+    caplog.clear()
+    assert main(["run", *args]) == 0
+    assert "dry run: weights resnet50-vggface2: ok" in caplog.text
+
+
+def test_dry_run_names_an_unknown_backbone(synth_corpus, tmp_path, caplog):
+    root, _ = synth_corpus
+    assert main(["run", "--dry-run", f"corpus.root={root}", f"cache_root={tmp_path}",
+                 "visual.backbones=[resnet5O-tiny]", "speech.backbones=[egemaps]"]) == 2
+    assert "visual.backbones: unknown backbone 'resnet5O-tiny'" in caplog.text
+
+
+def test_weights_fetch_with_a_config_fetches_what_it_uses(monkeypatch):
+    import affect.backbones.weights as weights
+
+    asked = []
+    monkeypatch.setattr(weights, "fetch_many", lambda names, tag="default": asked.extend(names) or 0)
+    assert main(["weights", "fetch", "-c", "pipelines/conf/affwild2.yaml"]) == 0
+    assert asked == ["clip-vit-l14", "resnet50-vggface2", "senet50-vggface2", "eva02-large", "wavlm-large",
+                     "whisper-large-v3"]  # egemaps ships with openSMILE: nothing to fetch
+    assert main(["weights", "fetch"]) == 2  # neither names nor a config
