@@ -54,7 +54,14 @@ def _validation_videos(t):
 def test_infer_reproduces_stage_08_and_the_bundle_loads_weights_only(trained, tmp_path):
     bundle = trained["bundle"]
     info = json.loads((bundle / "bundle.json").read_text())
-    assert info["model"] == "fusion" and [m["run"] for m in info["members"]] == ["fusion@seed0", "fusion@seed1"]
+    # stage 07's fusion is a per-dimension stack over the attention network's seeds and the fused sets'
+    # own regressors: the bundle holds every one of those runs and the stack's weights
+    members = [m["run"] for m in info["members"]]
+    assert info["model"] == "fusion" and {"fusion/xattn@seed0", "fusion/xattn@seed1"} <= set(members)
+    assert all(r.startswith(("fusion/xattn@", "unimodal/")) for r in members), members
+    (stack,) = info["stacks"]
+    assert stack["run"] == "fusion" and np.asarray(stack["weights"]).shape == (2, len(stack["candidates"]))
+    assert {r for c in stack["candidates"] for r in c["runs"]} == set(members)
     for m in info["members"]:
         state = torch.load(bundle / m["folder"] / "weights.pt", weights_only=True)
         assert state and all(isinstance(v, torch.Tensor) for v in state.values())
