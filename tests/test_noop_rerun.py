@@ -32,4 +32,4 @@ def test_noop_rerun_imports_no_torch(tmp_path):
     assert last.startswith("0 [] "), out.stderr  # exit 0, no heavy module imported
     assert out.stderr.count("already done") == len(stage_names())
     seconds = float(last.rsplit(" ", 1)[1])
-    assert seconds < 5.0, f"a no-op run took {seconds} s"  # about a second; generous on a loaded machine
+    assert seconds < 10.0, f"a no-op run took {seconds} s"  # about a second quiet; 5 s seen with a demo beside it

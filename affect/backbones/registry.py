@@ -38,7 +38,6 @@ class BackboneSpec:
 
 _REGISTRY: dict[str, BackboneSpec] = {}
 _loaded = False
-_warned_aliases: set[str] = set()
 
 
 def register_backbone(name: str, *, modality: str, family: str, description: str = "", tiny: bool = False,
@@ -69,8 +68,7 @@ def get_spec(name: str) -> BackboneSpec:
     if name not in _REGISTRY:
         raise KeyError(f"unknown backbone {name!r}; registered: {', '.join(list_backbones(aliases=False))}")
     spec = _REGISTRY[name]
-    if spec.alias_of and name not in _warned_aliases:
-        _warned_aliases.add(name)
+    if spec.alias_of:  # said once per run: the console's OncePerRun filter (affect.log) drops repeats
         logging.getLogger(__name__).warning(
             "backbone %r is a deprecated name of %r (the same architecture and weights); use %r", name,
             spec.alias_of, spec.alias_of)
