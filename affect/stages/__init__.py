@@ -22,11 +22,11 @@ DESCRIPTIONS = {
     "prepare": "00 read the corpus, probe videos, reconcile labels, write the manifest and folds",
     "faces": "01 detect, track and align the target face of every frame",
     "visual": "02 visual embeddings of the face crops (CLIP, ResNet-50, SE-ResNet-50, EVA02...) per backbone",
-    "audio": "03 extract each video's audio: 16 kHz mono, denoised, with a speech-activity mask",
+    "audio": "03 extract each video's audio on the frames' clock: 16 kHz mono, enhanced, with a speech-activity mask",
     "speech": "04 speech-encoder features (WavLM, Whisper, openSMILE...) per clip at the encoder's rate",
     "align": "05 every feature set and the labels on each clip's time grid (0.25 s or the frame rate), with masks",
     "unimodal": "06 one temporal regressor per feature set (CCC loss); the ranking of the feature sets",
-    "fusion": "07 cross-modal attention fusion of the best feature sets, and early/late fusion baselines",
+    "fusion": "07 cross-modal attention fusion of the best sets per dimension, stacked with their own regressors; early/late baselines",
     "predict": "08 every model on every frame of every clip: per-clip CSVs, ABAW submission files, smoothing",
     "evaluate": "09 challenge CCC and P_VA per model (raw, smoothed), per-clip CCC, plots, report.md",
 }
