@@ -111,8 +111,8 @@ def print_layout(res: dict) -> dict:
     if res["conv"] is not None:
         lines += [row(f"{m}, audio by learned strided conv", res["conv"].loc[m], ceiling)
                   for m in ("fusion/xattn", "fusion", "baseline/early")]
-    lines += ["", f"stack weights (fitted on every validation clip): {res['weights']}", "",
-              "| stacking mode (stage 07, each clip held out) | CCC V | CCC A | P_VA | / ceiling |", "|---|---|---|---|---|"]
+    lines += ["", f"stack weights (fitted on the selection set: the inner dev clips, or validation with select=validation): {res['weights']}", "",
+              "| stacking mode (stage 07, on the selection set, each clip held out) | CCC V | CCC A | P_VA | / ceiling |", "|---|---|---|---|---|"]
     lines += [row(mode, res["stacking"].loc[mode], ceiling) for mode in res["stacking"].index]
     f = t.loc["fusion"]
     dv, da = f["ccc_valence"] - t.loc[best_v, "ccc_valence"], f["ccc_arousal"] - t.loc[best_a, "ccc_arousal"]
