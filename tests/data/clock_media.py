@@ -43,20 +43,25 @@ def make_flash_beep(path: Path, video_offset: float = 0.0, audio_offset: float =
     # the audio stream's own time t plays at t + audio_offset; the frames' at t + video_offset:
     # a beep at clip time f sits at f + video_offset - audio_offset in the audio stream
     shift = video_offset - audio_offset
-    t = np.arange(int((SECONDS + shift + 0.5) * RATE)) / RATE
-    sound = np.zeros_like(t)
-    for f in FLASHES:
-        on = (t >= f + shift) & (t < f + shift + BEEP_S)
-        sound[on] = 0.5 * np.sin(2 * np.pi * 1000 * t[on])
-    with wave.open(str(work / "a.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((sound * 32767).astype("<i2").tobytes())
+    write_beeps(work / "a.wav", SECONDS + shift + 0.5, [f + shift for f in FLASHES])
     _run("-i", str(work / "a.wav"), "-c:a", "aac", "-b:a", "64k", str(work / "a.m4a"))
     _run("-itsoffset", f"{video_offset}", "-i", str(work / "v.mp4"), "-itsoffset", f"{audio_offset}",
          "-i", str(work / "a.m4a"), "-map", "0:v", "-map", "1:a", "-c", "copy", str(path))
     return path
+
+
+def write_beeps(path: Path, seconds: float, onsets) -> None:
+    """A 16-bit mono WAV of `seconds` with a 1 kHz beep of BEEP_S starting at each of `onsets` (s)."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    sound = np.zeros_like(t)
+    for f in onsets:
+        on = (t >= f) & (t < f + BEEP_S)
+        sound[on] = 0.5 * np.sin(2 * np.pi * 1000 * t[on])
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((sound * 32767).astype("<i2").tobytes())
 
 
 def flash_frames(path: Path) -> list[int]:
@@ -97,16 +102,7 @@ def make_vfr_flash_beep(path: Path) -> Path:
                 "setpts='if(lt(N,50),N/25/TB,(2+(N-50)/12.5)/TB)'",
          "-fps_mode", "passthrough", "-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p", "-g", "10",
          str(work / "v.mp4"))
-    t = np.arange(int(6.5 * RATE)) / RATE
-    sound = np.zeros_like(t)
-    for f in VFR_FLASH_TIMES:
-        on = (t >= f) & (t < f + BEEP_S)
-        sound[on] = 0.5 * np.sin(2 * np.pi * 1000 * t[on])
-    with wave.open(str(work / "a.wav"), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((sound * 32767).astype("<i2").tobytes())
+    write_beeps(work / "a.wav", 6.5, VFR_FLASH_TIMES)
     _run("-i", str(work / "v.mp4"), "-i", str(work / "a.wav"), "-map", "0:v", "-map", "1:a", "-c:v", "copy",
          "-c:a", "aac", "-b:a", "64k", str(path))
     return path
