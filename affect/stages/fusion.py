@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
@@ -114,8 +113,8 @@ class FusionStage(Stage):
                          **self._dev(selection_scores(runs, align, members, records, device)),
                          "selected_on": selected_on(members)})
         uni = list_runs(unimodal)
-        rows.append(self._stack(out, align, planned[XATTN], features, device))
         late = plan_members("baseline/late", align, tcfg, self.cfg.seed, uni_seeds)  # the unimodal runs' own tags
+        rows.append(self._stack(out, align, planned[XATTN], late, uni, features, device))
         untrained = sorted({f for f in features for m in late if f"unimodal/{f}{m.tag}" not in uni})
         if cfg.baselines and untrained:
             log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
@@ -141,36 +140,30 @@ class FusionStage(Stage):
         """The selection-set figure of a row (its P_VA), beside the validation figures."""
         return {"dev_p_va": scores["p_va"]}
 
-    def _unimodal_runs(self, align, uni: dict, feature: str, selection: list[str]) -> list[Path]:
-        """The stage-06 runs of ``feature`` (its seeds) that chose on the same clips as a stack member."""
-        from affect.train.members import plan_members
-
-        planned = plan_members(f"unimodal/{feature}", align, self.cfg.unimodal.train, self.cfg.seed,
-                               max(1, self.cfg.unimodal.seeds))
-        return [uni[m.run] for m in planned if m.run in uni and m.split.selection == selection]
-
-    def _stack(self, out: StageDir, align, xattn: list, features: list[str], device: str) -> dict:
+    def _stack(self, out: StageDir, align, xattn: list, late: list, uni: dict, features: list[str],
+               device: str) -> dict:
         """The fused model `fusion`: per split (one, or one per fold with cv) a stack over the
         cross-modal attention runs and the unimodal runs of the fused sets, its per-dimension
         weights fitted on the split's selection clips (the inner development set by default;
         affect.train.stacking; each of those clips scored with weights fitted without its video),
-        so the validation split stays untouched."""
+        so the validation split stays untouched. ``late``: the late baseline's members, whose tags
+        name the unimodal runs (every seed) of each split."""
         from affect.train.aligned import load_clip
         from affect.train.harness import barrier, is_main, write_table
         from affect.train.members import plan_members, score_members, selected_on, selection_scores
-        from affect.train.runs import candidate_predictions, list_runs
+        from affect.train.runs import candidate_predictions
         from affect.train.stacking import MODES, combine, fit_stack
         from affect.train.trainer import validate
 
         cfg, runs = self.cfg.fusion, out.path / "runs"
-        uni = list_runs(self.upstream_output("unimodal").path)
         members = plan_members(FUSION, align, cfg.train, self.cfg.seed)
         described, tried = [], {mode: {} for mode in MODES}
         for m in members:
             run_dir = runs / m.run
             clips = m.split.selection
             candidates = {XATTN: [runs / x.run for x in xattn if x.split.selection == clips]}
-            found = {f: self._unimodal_runs(align, uni, f, clips) for f in features}
+            found = {f: [uni[r] for r in (f"unimodal/{f}{u.tag}" for u in late if u.split.selection == clips)
+                         if r in uni] for f in features}
             absent = [f for f, dirs in found.items() if not dirs]
             if absent:
                 log.warning("fusion: no unimodal run of %s to stack (see unimodal.features)", ", ".join(absent))
