@@ -170,15 +170,15 @@ class PredictStage(Stage):
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
         selected_on = "dev" if all(dev_of) else "validation"
+        usable = self.usable_labels(model, raw, val_labels) if selected_on == "validation" else {}
         if selected_on == "dev" and self.cfg.predict.smooth:
             smoothing = self.choose_on_dev(model, members, dev_of, grids, device)
         else:
-            smoothing = self.choose_smoothing(raw, self.usable_labels(model, raw, val_labels), fps)
+            smoothing = self.choose_smoothing(raw, usable, fps)
         final = {c: smoothing.apply(v, fps[c]) for c, v in raw.items()}
         save_arrays(folder / "raw.npz", raw)
         save_arrays(folder / "final.npz", final)
         if self.cfg.predict.smooth and selected_on == "validation":  # validation as unseen: windows from the other videos
-            usable = self.usable_labels(model, raw, val_labels)
             video_of = dict(zip(clips["clip"], clips["video"].astype(str)))
             save_arrays(folder / HELD_OUT, held_out(raw, usable, fps, video_of, self.cfg.predict.smooth_windows,
                                                     self.cfg.predict.smooth_kind))
