@@ -12,8 +12,8 @@ def load_model(bundle: str | Path, cache_root: str | Path = "features", device: 
         frames = model.predict_video("interview.mp4")  # DataFrame: frame, time_s, valence, arousal, face
 
     `cache_root`: where the per-video stage outputs are kept (a video given again is not recomputed).
-    Returns an `affect.infer.model.InferenceModel` (imported here, where it is used: `import affect` stays light).
+    Returns an `affect.cli.infer.model.InferenceModel` (imported here, where it is used: `import affect` stays light).
     """
-    from affect.infer.model import load_model as _load
+    from affect.cli.infer.model import load_model as _load
 
     return _load(bundle, cache_root=cache_root, device=device)

@@ -12,7 +12,7 @@ audio, speech, align), the smoothing windows stage 08 chose, and a model card.
     affect/bundle/predict.py    predictions for one aligned clip, as stage 08 makes them
     affect/bundle/outputs.py    per-video CSV, VA-trace plot, summary table
 
-Components only: nothing here imports `affect.stages`; `affect.infer` (an entry package, like
+Components only: nothing here imports `affect.stages`; `affect.cli.infer` (an entry package, like
 the CLI) runs the stages and writes bundles from a trained config.
 """
 from affect.bundle.format import BUNDLE_VERSION, Bundle, BundleError, open_bundle

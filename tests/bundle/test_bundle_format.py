@@ -112,7 +112,7 @@ def test_other_opensmile_or_unknown_backbone_or_external_sets_are_refused():
 
 
 def test_import_affect_and_the_bundle_package_stay_light():
-    code = ("import sys, affect, affect.bundle, affect.bundle.features, affect.infer.commands, affect.cli; "
+    code = ("import sys, affect, affect.bundle, affect.bundle.features, affect.cli.infer.commands, affect.cli; "
             "print(sorted(m for m in ('torch', 'matplotlib', 'affect.stages.faces') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == "[]"
@@ -121,7 +121,7 @@ def test_import_affect_and_the_bundle_package_stay_light():
 def test_one_video_corpus_names_side_and_key(tmp_path):
     from affect.config import Config
     from affect.data.sources import csv_sources
-    from affect.infer.corpus import clip_id, make_corpus, point_config
+    from affect.cli.infer.corpus import clip_id, make_corpus, point_config
 
     video = tmp_path / "my videos" / "Interview #3.mp4"
     video.parent.mkdir()

@@ -7,7 +7,7 @@
 Opening refuses (BundleError, one line) a bundle that is newer than this affect, truncated or
 tampered with, or whose feature sets cannot be made here exactly as the model saw them
 (affect.bundle.features). A video runs stages 00-05 with the bundle's config on a one-video
-corpus (affect.infer.corpus: cached, so a video given again is not recomputed), then the
+corpus (affect.cli.infer.corpus: cached, so a video given again is not recomputed), then the
 members predict and the bundle's smoothing is applied (affect.bundle.predict).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 from affect.bundle.features import check_described, check_reproducible
 from affect.bundle.format import Bundle, BundleError, open_bundle
 from affect.config import Config, load_config
-from affect.infer.corpus import VideoCorpus, VideoFailed, make_corpus, point_config, run_feature_stages
+from affect.cli.infer.corpus import VideoCorpus, VideoFailed, make_corpus, point_config, run_feature_stages
 from affect.stages.base import Stage
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ import numpy as np
 from tqdm import tqdm
 
 from affect.data.sources import VIDEO_SUFFIXES
-from affect.infer.corpus import VideoFailed
-from affect.infer.model import InferenceModel, VideoResult
+from affect.cli.infer.corpus import VideoFailed
+from affect.cli.infer.model import InferenceModel, VideoResult
 
 log = logging.getLogger(__name__)
-OWN_LOGGERS = ("affect.infer", "affect.bundle")
+OWN_LOGGERS = ("affect.cli.infer", "affect.bundle")
 
 
 def find_videos(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:

@@ -1,4 +1,4 @@
-"""The `affect export` and `affect infer` sub-commands (parsers and handlers; affect/cli.py wires them)."""
+"""The `affect export` and `affect infer` sub-commands (parsers and handlers; affect/cli/__init__.py wires them)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-log = logging.getLogger("affect.infer")
+log = logging.getLogger("affect.cli.infer")
 
 EXPORT_HELP = "write a trained model as a bundle (weights, features, settings, model card)"
 INFER_HELP = "predict valence/arousal for any videos with a bundle"
@@ -41,7 +41,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_options) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from affect.bundle.format import BundleError
     from affect.config import load_config
-    from affect.infer.export import export_bundle
+    from affect.cli.infer.export import export_bundle
 
     cfg = load_config(args.config, args.overrides)
     try:
@@ -55,8 +55,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_infer(args: argparse.Namespace) -> int:
     from affect.bundle.format import BundleError
-    from affect.infer.model import InferenceModel
-    from affect.infer.run import infer_videos
+    from affect.cli.infer.model import InferenceModel
+    from affect.cli.infer.run import infer_videos
 
     try:
         model = InferenceModel(args.bundle, cache_root=args.cache_root, device=args.device)
