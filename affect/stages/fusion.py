@@ -48,8 +48,9 @@ def describe_weights(names: list[str], weights) -> str:
 class FusionStage(Stage):
     name = "fusion"
     number = 7
-    version = 4  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
+    version = 5  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
     # 4: sets chosen per dimension, `fusion` a stack over fusion/xattn and the sets' regressors
+    # 5: each seed holds out its own group of training videos (train.dev_rotate); the stack on their union
     requires = ("align", "unimodal")
 
     def variant(self) -> str:
@@ -84,10 +85,11 @@ class FusionStage(Stage):
         if (tcfg.fold, tcfg.cv) != (uni_cfg.fold, uni_cfg.cv):
             raise ValueError(f"fusion.train fold={tcfg.fold} cv={tcfg.cv} but the unimodal runs used fold={uni_cfg.fold} "
                              f"cv={uni_cfg.cv}: the ranking and late fusion would see validation clips")
-        if (tcfg.select, tcfg.dev_fraction) != (uni_cfg.select, uni_cfg.dev_fraction):
-            raise ValueError(f"fusion.train select={tcfg.select} dev_fraction={tcfg.dev_fraction} but the unimodal runs "
-                             f"used select={uni_cfg.select} dev_fraction={uni_cfg.dev_fraction}: the top-k choice and "
-                             "the fused models would be chosen on different clips")
+        if (tcfg.select, tcfg.dev_fraction, tcfg.dev_rotate) != (uni_cfg.select, uni_cfg.dev_fraction, uni_cfg.dev_rotate):
+            raise ValueError(f"fusion.train select={tcfg.select} dev_fraction={tcfg.dev_fraction} dev_rotate="
+                             f"{tcfg.dev_rotate} but the unimodal runs used select={uni_cfg.select} dev_fraction="
+                             f"{uni_cfg.dev_fraction} dev_rotate={uni_cfg.dev_rotate}: the top-k choice and the fused "
+                             "models would be chosen on different clips")
         try:
             plan_members("fusion", align, tcfg, self.cfg.seed)
         except SplitError as e:
@@ -144,30 +146,41 @@ class FusionStage(Stage):
                device: str) -> dict:
         """The fused model `fusion`: per split (one, or one per fold with cv) a stack over the
         cross-modal attention runs and the unimodal runs of the fused sets, its per-dimension
-        weights fitted on the split's selection clips (the inner development set by default;
-        affect.train.stacking; each of those clips scored with weights fitted without its video),
-        so the validation split stays untouched. ``late``: the late baseline's members, whose tags
-        name the unimodal runs (every seed) of each split."""
+        weights fitted on the split's selection clips (affect.train.stacking; each of those clips
+        scored with weights fitted without its video), so the validation split stays untouched.
+        The selection clips are every clip of the inner development sets that each candidate has a
+        run holding out (with ``train.dev_rotate`` every seed holds out other training videos, and a
+        clip is predicted by the runs that held it out), or the validation split with
+        ``select=validation``. ``late``: the late baseline's members, whose tags name the unimodal
+        runs (every seed) of each split."""
         from affect.train.aligned import load_clip
+        from affect.train.data import Split
         from affect.train.harness import barrier, is_main, write_table
-        from affect.train.members import plan_members, score_members, selected_on, selection_scores
-        from affect.train.runs import candidate_predictions
-        from affect.train.stacking import MODES, combine, fit_stack
+        from affect.train.members import Member, plan_members, score_members, selected_on, selection_scores
+        from affect.train.runs import candidate_predictions, read_run
+        from affect.train.stacking import MODES, chosen_modes, combine, fit_stack
         from affect.train.trainer import validate
 
         cfg, runs = self.cfg.fusion, out.path / "runs"
-        members = plan_members(FUSION, align, cfg.train, self.cfg.seed)
-        described, tried = [], {mode: {} for mode in MODES}
-        for m in members:
+        members, described, tried = [], [], {mode: {} for mode in MODES}
+        for m in plan_members(FUSION, align, cfg.train, self.cfg.seed):  # one per split (fold)
             run_dir = runs / m.run
-            clips = m.split.selection
-            candidates = {XATTN: [runs / x.run for x in xattn if x.split.selection == clips]}
-            found = {f: [uni[r] for r in (f"unimodal/{f}{u.tag}" for u in late if u.split.selection == clips)
+            same = [x for x in xattn if x.split.validation == m.split.validation]
+            candidates = {XATTN: [runs / x.run for x in same]}
+            found = {f: [uni[r] for r in (f"unimodal/{f}{u.tag}" for u in late if u.split.validation == m.split.validation)
                          if r in uni] for f in features}
             absent = [f for f, dirs in found.items() if not dirs]
             if absent:
                 log.warning("fusion: no unimodal run of %s to stack (see unimodal.features)", ", ".join(absent))
             candidates.update({f"unimodal/{f}": dirs for f, dirs in found.items() if dirs})
+            records = {d: read_run(d) for dirs in candidates.values() for d in dirs}
+            clips = m.split.validation
+            if m.split.dev:  # every candidate has a run that held the clip out
+                held = [set().union(*(records[d].get("dev_clips", []) for d in dirs)) for dirs in candidates.values()]
+                clips = sorted(set.intersection(*held))
+            m = Member(m.model, m.run, m.seed, Split(sorted({c for r in records.values() for c in r.get("train_clips", [])}),
+                                                     m.split.validation, clips if m.split.dev else []))
+            members.append(m)
             preds = {name: candidate_predictions(dirs, align, clips, device) for name, dirs in candidates.items()}
             grids = {c: load_clip(align, c, features=[]) for c in clips}
             labels, video_of = {c: g.labels for c, g in grids.items()}, {c: g.info.get("video", c) for c, g in grids.items()}
@@ -175,7 +188,8 @@ class FusionStage(Stage):
             for mode, scored in tried.items():  # every mode on the same predictions, each clip held out (stacking.csv)
                 w_all, w_out = (weights, held_out) if mode == cfg.stack else fit_stack(preds, labels, video_of, mode)
                 scored.update({c: combine([p[c] for p in preds.values()], w_out.get(c, w_all)) for c in clips})
-            record = {"name": m.run, "kind": "stack", "mode": cfg.stack, "features": features,
+            modes = chosen_modes(preds, labels, video_of) if cfg.stack == "auto" else [cfg.stack] * 2
+            record = {"name": m.run, "kind": "stack", "mode": cfg.stack, "modes": modes, "features": features,
                       "train_clips": m.split.train, "dev_clips": m.split.dev, "validation_clips": m.split.validation,
                       "selected_on": m.split.selected_on,
                       # a list, in the weights' column order (run.json is written with sorted keys)
@@ -183,8 +197,10 @@ class FusionStage(Stage):
                                      for n, dirs in candidates.items()],
                       "weights": weights.round(6).tolist(),
                       "held_out": {c: w.round(6).tolist() for c, w in held_out.items()}}
-            described.append(describe_weights(list(candidates), weights))
-            log.info("%s: %s", m.run, described[-1])
+            described.append(("" if cfg.stack != "auto" else f"auto: V {modes[0]}, A {modes[1]}; ")
+                             + describe_weights(list(candidates), weights))
+            log.info("%s: stack on %d selection clip(s) of %d video(s): %s", m.run, len(clips),
+                     len(set(video_of.values())), described[-1])
             if is_main():
                 run_dir.mkdir(parents=True, exist_ok=True)
                 write_json(run_dir / "run.json", record)

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 class UnimodalStage(Stage):
     name = "unimodal"
     number = 6
-    version = 3  # 2: ranked on the inner development set (train.select), unimodal.seeds, clip/step counts
+    version = 4  # 2: ranked on the inner development set (train.select), unimodal.seeds, clip/step counts
     # 3: ranking.csv ranks each set on valence and on arousal too (rank_valence, rank_arousal)
+    # 4: each seed holds out its own group of training videos (train.dev_rotate)
     requires = ("align",)
 
     def variant(self) -> str:

@@ -54,6 +54,7 @@ class TrainConfig:
     cv: bool = False  # k-fold cross-validation: one run per prepare fold (<model>@fold<k>), scored out of fold; test = their mean
     select: str = "dev"  # dev: early stopping, ranking, top-k and smoothing chosen on an inner dev set of training videos | validation: chosen on the validation split (figures marked "selected on validation")
     dev_fraction: float = 0.2  # select=dev: share of the training videos (at least 1) held out of fitting as the inner dev set
+    dev_rotate: bool = True  # select=dev with several seeds: seed k holds out group k of the training videos (groups of dev_fraction), so choices are made on every group held out (cross-fitting); false: every seed holds out the same group
     audio_frontend: str = "interp"  # interp (stage 05's pooled/interpolated grid) | conv (learned strided conv over sub-steps)
     amp: bool = field(default=True, metadata=NOHASH)  # float16 autocast + gradient scaling on CUDA (the CPU: float32)
     resume: bool = field(default=True, metadata=NOHASH)  # continue from a run's `last` checkpoint when one exists

@@ -8,8 +8,12 @@
 * The inner development set (``dev``, ``plan_split``): with ``train.select=dev`` a share of the
   training *videos* (``_left``/``_right`` together, chosen by a hash of the video name, so the same
   corpus always gives the same set) is held out of fitting; early stopping, the unimodal ranking,
-  fusion's top-k and stage 08's smoothing windows are chosen on it, and the validation split is
-  scored once, by models that never saw it. ``train.select=validation`` chooses on the validation
+  fusion's top-k and stack and stage 08's smoothing windows are chosen on it, and the validation
+  split is scored once, by models that never saw it. The training videos are dealt, in hash order,
+  into ``round(1 / dev_fraction)`` groups; with ``train.dev_rotate`` the k-th member (seed) of a
+  model holds out group k, so with several seeds the choices are made on the union of the groups,
+  each clip predicted by the members that held it out (cross-fitting: 3 seeds at 0.2 choose on 60 %
+  of the training videos instead of 20 %, and the ensemble still trains on every one). ``train.select=validation`` chooses on the validation
   split instead (what most published ABAW systems do; every figure it touches is then marked).
 * Normalisation: per feature set, mean and std of the valid steps of the *training* clips only,
   accumulated in float64 one clip at a time (memory independent of corpus size).
@@ -104,17 +108,24 @@ def make_split(align_dir: Path, fold: int = -1, cv: bool = False) -> Split:
     return Split(train, val)
 
 
-def dev_videos(videos: list[str], fraction: float) -> set[str]:
-    """The share ``fraction`` of ``videos`` (at least 1, never all) held out as the inner development set:
-    the first by SHA-1 of the name, so the choice is deterministic and does not move when videos are added."""
+def dev_groups(videos: list[str], fraction: float) -> list[set[str]]:
+    """``videos`` dealt into ``round(1 / fraction)`` groups (at least 2, at most one per video) in the order of
+    the SHA-1 of their names: deterministic, of sizes within one of each other, each about ``fraction``."""
     ranked = sorted(set(videos), key=lambda v: (hashlib.sha1(v.encode()).hexdigest(), v))
-    n = min(len(ranked) - 1, max(1, int(round(fraction * len(ranked)))))
-    return set(ranked[:n])
+    count = min(len(ranked), max(2, int(round(1.0 / fraction))))
+    return [set(ranked[g::count]) for g in range(count)]
 
 
-def carve_dev(align_dir: Path, split: Split, fraction: float) -> Split:
-    """``split`` with ``fraction`` of its training videos (``_left``/``_right`` together) moved to ``dev``;
-    unchanged (selection on validation, with a warning) when it has a single training video."""
+def dev_videos(videos: list[str], fraction: float, group: int = 0) -> set[str]:
+    """The inner development set of member ``group``: group ``group`` (modulo their count) of ``dev_groups``,
+    about ``fraction`` of ``videos``, at least 1, never all."""
+    groups = dev_groups(videos, fraction)
+    return groups[group % len(groups)]
+
+
+def carve_dev(align_dir: Path, split: Split, fraction: float, group: int = 0) -> Split:
+    """``split`` with group ``group`` of its training videos (``_left``/``_right`` together; ``dev_videos``)
+    moved to ``dev``; unchanged (selection on validation, with a warning) when it has a single training video."""
     if not 0.0 < fraction < 1.0:
         raise SplitError(f"train.dev_fraction must be in (0, 1), got {fraction}")
     video_of = {c: str(load_clip(align_dir, c, features=[]).info.get("video", c)) for c in split.train}
@@ -123,17 +134,19 @@ def carve_dev(align_dir: Path, split: Split, fraction: float) -> Split:
                     "validation split (figures marked 'selected on validation'); add training videos to avoid it",
                     len(set(video_of.values())), align_dir)
         return split
-    held = dev_videos(list(video_of.values()), fraction)
+    held = dev_videos(list(video_of.values()), fraction, group)
     return Split([c for c in split.train if video_of[c] not in held], split.validation,
                  [c for c in split.train if video_of[c] in held])
 
 
-def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: float = 0.2, cv: bool = False) -> Split:
-    """The split of one run: ``make_split`` and, with ``select="dev"``, its inner development set."""
+def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: float = 0.2, cv: bool = False,
+               group: int = 0) -> Split:
+    """The split of one run: ``make_split`` and, with ``select="dev"``, its inner development set (group
+    ``group`` of the training videos: a model's k-th member holds out group k with ``train.dev_rotate``)."""
     if select not in SELECT:
         raise SplitError(f"train.select must be one of {', '.join(SELECT)}, got {select!r}")
     split = make_split(align_dir, fold, cv)
-    return carve_dev(align_dir, split, dev_fraction) if select == "dev" else split
+    return carve_dev(align_dir, split, dev_fraction, group) if select == "dev" else split
 
 
 def check_labelled(align_dir: Path, clips: list[str], split: str) -> None:

@@ -9,8 +9,9 @@ the fold that left it out (out of fold), and the global CCC runs over all of the
 predicts the same way (a run never predicts a clip it trained on) and averages every fold's
 runs on the test split. Its selection score (``selection_scores``: what the unimodal ranking
 and fusion's top-k are chosen on) is that of the inner development set with ``train.select=dev``
-(each dev clip predicted by the runs whose dev set it is in; with ``cv`` the dev sets come from
-each fold run's training folds), and the validation score itself with ``select=validation``.
+(each dev clip predicted by the runs whose dev set it is in: with ``train.dev_rotate`` seed k holds
+out group k of the training videos, so N seeds choose on N groups; with ``cv`` the dev sets come
+from each fold run's training folds), and the validation score itself with ``select=validation``.
 """
 from __future__ import annotations
 
@@ -52,9 +53,9 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
     folds: list[int | None] = list(fold_ids(align_dir)) if cfg.cv else [None]
     out = []
     for fold in folds:
-        split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
-                           cv=fold is not None)
         for k in range(max(1, seeds)):
+            split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
+                               cv=fold is not None, group=k if cfg.dev_rotate else 0)
             tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
             out.append(Member(model, f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
     return out

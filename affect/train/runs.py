@@ -82,9 +82,17 @@ def predict_grid(run_dir: Path, align_dir: Path, clips: list[str], device: str =
 
 def candidate_predictions(run_dirs: list[Path], align_dir: Path, clips: list[str], device: str = "cpu"
                           ) -> dict[str, np.ndarray]:
-    """One candidate of a stack: the mean of its runs' predictions (seeds of one split)."""
+    """One candidate of a stack: per clip, the mean of its runs (seeds of one split) that were not fitted on
+    the clip (with ``train.dev_rotate`` a training clip is fitted on by some seeds and held out by another:
+    the ones that held it out), or of every run where each was fitted on it (an in-sample prediction, which
+    stage 08 marks as such from the stack's own ``train_clips``)."""
+    fitted = [set(read_run(d).get("train_clips", [])) for d in run_dirs]
     parts = [predict_grid(d, align_dir, clips, device) for d in run_dirs]
-    return {c: np.mean([p[c] for p in parts], axis=0).astype(np.float32) for c in clips}
+    out = {}
+    for c in clips:
+        pool = [p[c] for p, seen in zip(parts, fitted) if c not in seen] or [p[c] for p in parts]
+        out[c] = np.mean(pool, axis=0).astype(np.float32)
+    return out
 
 
 def predict_stack(run: dict, run_dir: Path, align_dir: Path, clips: list[str], device: str = "cpu"

@@ -12,6 +12,10 @@ per dimension:
     blend   non-negative weights summing to 1 that maximise the CCC of the weighted mean
             (SLSQP from every candidate alone and from the uniform mean; the best optimum)
     off     the first candidate alone (the cross-modal attention network)
+    auto    per dimension, the one of those four whose weights, fitted without each video in turn,
+            predict that video best (leave one video out over the selection clips); where a
+            video is itself held out, the choice is made again without it (nested), so its
+            held-out weights never saw it
 
 Since every candidate alone is a feasible blend, neither ``pick`` nor ``blend`` can score below
 the best candidate on a dimension on the clips it was fitted on; ``pair`` trades that guarantee
@@ -30,7 +34,8 @@ import numpy as np
 from affect.metrics.ccc import ccc
 
 log = logging.getLogger(__name__)
-MODES = ("pair", "blend", "pick", "off")
+FIXED = ("pair", "blend", "pick", "off")
+MODES = (*FIXED, "auto")
 
 
 def _ccc(x: np.ndarray, y: np.ndarray) -> float:
@@ -41,23 +46,45 @@ def _ccc(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def frames(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray], clips: list[str],
-           dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(P [N, candidates], y [N]): the valid frames of ``clips`` on dimension ``dim``, concatenated."""
-    cols, ys = [], []
+           dim: int, video_of: Mapping[str, str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P [N, candidates], y [N], video [N]): the valid frames of ``clips`` on dimension ``dim``, concatenated,
+    with each frame's video (``video_of``, else its clip)."""
+    cols, ys, groups = [], [], []
     for clip in clips:
         y = np.asarray(labels[clip][:, dim], np.float64)
         ok = ~np.isnan(y)
         cols.append(np.stack([np.asarray(p[clip][:, dim], np.float64)[ok] for p in preds.values()], axis=1))
         ys.append(y[ok])
+        groups.append(np.full(int(ok.sum()), (video_of or {}).get(clip, clip), dtype=object))
     if not ys:
-        return np.zeros((0, len(preds))), np.zeros(0)
-    return np.concatenate(cols), np.concatenate(ys)
+        return np.zeros((0, len(preds))), np.zeros(0), np.zeros(0, dtype=object)
+    return np.concatenate(cols), np.concatenate(ys), np.concatenate(groups)
 
 
-def fit_weights(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
-    """Weights [candidates] for one dimension (see the module's docstring for the modes)."""
+def held_out_score(p: np.ndarray, y: np.ndarray, groups: np.ndarray, mode: str) -> float:
+    """CCC of the frames of every video predicted with ``mode``'s weights fitted without that video."""
+    out = np.empty_like(y)
+    for g in np.unique(groups):
+        inside = groups == g
+        out[inside] = np.clip(p[inside] @ fit_weights(p[~inside], y[~inside], mode), -1.0, 1.0)
+    return _ccc(out, y)
+
+
+def choose_mode(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> str:
+    """The fixed mode with the best ``held_out_score`` (ties: the first of FIXED); ``off`` with under 2 videos."""
+    if len(np.unique(groups)) < 2:
+        return "off"
+    scores = [held_out_score(p, y, groups, mode) for mode in FIXED]
+    return FIXED[int(np.argmax(scores))]
+
+
+def fit_weights(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | None = None) -> np.ndarray:
+    """Weights [candidates] for one dimension (see the module's docstring for the modes; ``auto`` needs
+    ``groups``, the video of each frame)."""
     if mode not in MODES:
         raise ValueError(f"unknown stacking mode {mode!r}; modes: {', '.join(MODES)}")
+    if mode == "auto":
+        return fit_weights(p, y, choose_mode(p, y, groups if groups is not None else np.zeros(len(y))))
     c = p.shape[1]
     w = np.zeros(c)
     if mode == "off" or len(y) < 2:
@@ -96,7 +123,8 @@ def fit_stack(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str
     clips = sorted(labels)
 
     def fit(subset: list[str]) -> np.ndarray:
-        return np.stack([fit_weights(*frames(preds, labels, subset, d), mode) for d in (0, 1)])
+        return np.stack([fit_weights(p, y, mode, g) for p, y, g in (frames(preds, labels, subset, d, video_of)
+                                                                      for d in (0, 1))])
 
     weights = fit(clips)
     held_out = {}
@@ -108,6 +136,12 @@ def fit_stack(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str
             w = fit([c for c in clips if video_of[c] != video])
             held_out.update({c: w for c in clips if video_of[c] == video})
     return weights, held_out
+
+
+def chosen_modes(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
+                 video_of: Mapping[str, str]) -> list[str]:
+    """What ``auto`` chooses on every clip of ``labels``, per dimension (valence, arousal)."""
+    return [choose_mode(*frames(preds, labels, sorted(labels), d, video_of)) for d in (0, 1)]
 
 
 def combine(parts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:

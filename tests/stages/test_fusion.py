@@ -44,7 +44,7 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     assert sorted(stack["held_out"]) == ["c04", "c05"]  # each validation clip: weights fitted without its video
     assert results.loc["fusion", "ccc_valence"] >= results.loc["unimodal/face", "ccc_valence"] - 0.02
     tried = pd.read_csv(stage.output.path / "stacking.csv").set_index("stack")
-    assert set(tried.index) == {"pair", "blend", "pick", "off"}
+    assert set(tried.index) == {"pair", "blend", "pick", "off", "auto"}
     assert tried.loc["pair", "p_va"] == pytest.approx(results.loc["fusion", "p_va"], abs=1e-5)
     assert tried.loc["off", "p_va"] == pytest.approx(results.loc["fusion/xattn", "p_va"], abs=1e-5)
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
@@ -70,6 +70,38 @@ def test_fusion_stack_fits_on_the_dev_set(tmp_path, aligned_done):
     assert set(stack["held_out"]) <= set(stack["dev_clips"])
     results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
     assert results.loc["fusion", "selected_on"] == "dev"
+
+
+def test_seeds_hold_out_other_videos_and_the_stack_fits_on_all_of_them(tmp_path, aligned_done):
+    """Cross-fitting (train.dev_rotate): each seed holds out its own training video, the stack fits on every
+    clip some seed held out, and a dev clip's candidate is the seed that held it out, never one fitted on it."""
+    from affect.stages.fusion import FusionStage
+    from affect.train.runs import candidate_predictions, list_runs, predict_grid
+
+    seeds = ["unimodal.features=[face,voice]", "unimodal.seeds=2"]
+    uni = run_unimodal(tmp_path, aligned_done, seeds)
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
+                                 "fusion.baselines=false", "fusion.stack=auto", *seeds,
+                                 *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "c" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    runs = list_runs(stage.output.path)
+    x = [read_run_json(runs[f"fusion/xattn@seed{k}"]) for k in (0, 1)]
+    assert x[0]["dev_clips"] and x[1]["dev_clips"] and not set(x[0]["dev_clips"]) & set(x[1]["dev_clips"])
+    assert set(x[0]["dev_clips"]) <= set(x[1]["train_clips"])  # held out by seed 0, fitted on by seed 1
+    stack = read_run_json(runs["fusion"])
+    assert sorted(stack["dev_clips"]) == sorted(x[0]["dev_clips"] + x[1]["dev_clips"])  # the union of both groups
+    assert sorted(stack["held_out"]) == sorted(stack["dev_clips"]) and len(stack["modes"]) == 2
+    assert stack["mode"] == "auto" and set(stack["modes"]) <= {"pair", "blend", "pick", "off"}
+    clip = x[0]["dev_clips"][0]
+    dirs = [runs[f"fusion/xattn@seed{k}"] for k in (0, 1)]
+    alone = predict_grid(dirs[0], aligned_done, [clip])[clip]
+    np.testing.assert_allclose(candidate_predictions(dirs, aligned_done, [clip])[clip], alone, atol=1e-6)
+    val = stack["validation_clips"][0]  # a clip neither seed saw: their mean
+    both = [predict_grid(d, aligned_done, [val])[val] for d in dirs]
+    np.testing.assert_allclose(candidate_predictions(dirs, aligned_done, [val])[val], np.mean(both, axis=0), atol=1e-6)
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert results.loc["fusion", "selected_on"] == "dev" and "auto: V " in results.loc["fusion", "stack"]
 
 
 def test_fusion_seeds_train_members_scored_as_their_mean(tmp_path, aligned_done):
@@ -103,7 +135,9 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     from affect.train.runs import list_runs, predict_grid
     from affect.train.trainer import validate
 
-    cv = ["unimodal.features=[face,voice]", "unimodal.train.cv=true"]
+    # one dev group per fold: with 3 training clips a fold, a second seed's group would leave only the two
+    # clips without audio to fit the voice set on
+    cv = ["unimodal.features=[face,voice]", "unimodal.train.cv=true", "unimodal.train.dev_rotate=false"]
     uni = run_unimodal(tmp_path, aligned_done, cv)
     runs = list_runs(uni.output.path)
     assert list(runs) == [f"unimodal/{f}@fold{k}" for f in ("face", "voice") for k in (0, 1)]
@@ -124,7 +158,8 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
     assert ranking.loc["face", "val_clips"] == 6 and ranking.loc["face", "ranked_on"] == "dev"
 
     cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=2", "fusion.seeds=2",
-                                 *cv, "fusion.train.cv=true", *(f"fusion.train.{t}" for t in TRAIN)])
+                                 *cv, "fusion.train.cv=true", "fusion.train.dev_rotate=false",
+                                 *(f"fusion.train.{t}" for t in TRAIN)])
     stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "d" * 64)
     assert stage.run(RunOptions()).status == "ran"
     runs = list_runs(stage.output.path)
@@ -146,7 +181,7 @@ def test_cross_validation_trains_a_run_per_fold_and_scores_out_of_fold(tmp_path,
             None, RunOptions())
     other = load_config(overrides=[f"cache_root={tmp_path / 'cache3'}", "device=cpu", *cv, "fusion.train.cv=true",
                                    "fusion.train.select=validation"])
-    with pytest.raises(ValueError, match="select=validation dev_fraction=0.2 but the unimodal runs used select=dev"):
+    with pytest.raises(ValueError, match="select=validation dev_fraction=0.2 dev_rotate=True but the unimodal runs used select=dev"):
         on_fake_upstream(FusionStage, other, {"align": aligned_done, "unimodal": uni.output.path}, "b" * 64).execute(
             None, RunOptions())
 

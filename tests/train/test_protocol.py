@@ -50,6 +50,26 @@ def test_inner_dev_set_is_whole_training_videos_and_deterministic(paired):
     assert plan_split(paired, -1, "dev").selected_on == "validation"
 
 
+def test_each_seed_holds_out_its_own_group_of_training_videos(paired):
+    """train.dev_rotate (the default): seed k holds out group k, so 2 seeds at 0.5 choose on every training
+    video, each held out by exactly one seed and fitted on by the other; dev_rotate=false: the same group."""
+    from affect.train.members import plan_members
+
+    members = plan_members("m", paired, replace(CFG, dev_fraction=0.5), seed=0, seeds=2)
+    training = make_split(paired).train
+    devs = [set(m.split.dev) for m in members]
+    assert devs[0] and devs[1] and not devs[0] & devs[1] and devs[0] | devs[1] == set(training)
+    for m in members:
+        assert sorted(m.split.train + m.split.dev) == training and m.split.validation == ["c08", "c09"]
+        videos = video_of(paired, training)
+        assert not {videos[c] for c in m.split.dev} & {videos[c] for c in m.split.train}  # by video
+    assert members[0].split == plan_split(paired, -1, "dev", 0.5)  # seed 0: the single-run dev set
+    fixed = plan_members("m", paired, replace(CFG, dev_fraction=0.5, dev_rotate=False), seed=0, seeds=2)
+    assert fixed[0].split == fixed[1].split == members[0].split
+    three = plan_members("m", paired, replace(CFG, dev_fraction=0.25), seed=0, seeds=3)  # 4 groups of 1 video
+    assert [len(m.split.dev) for m in three] == [2, 2, 2] and len(set().union(*(m.split.dev for m in three))) == 6
+
+
 def test_cross_validation_dev_sets_come_from_each_fold_runs_training_folds(paired):
     from affect.train.members import plan_members
 

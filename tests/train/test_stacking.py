@@ -23,7 +23,7 @@ def case(seed=0, clips=6, steps=200):
 
 
 def scores(preds, labels, weights, d):
-    p, y = frames(preds, labels, sorted(labels), d)
+    p, y, _ = frames(preds, labels, sorted(labels), d)
     return ccc(p @ weights[d], y), [ccc(p[:, i], y) for i in range(p.shape[1])]
 
 
@@ -52,13 +52,13 @@ def test_pair_halves_the_attention_network_with_the_best_set_of_each_dimension()
     weights, held_out = fit_stack(preds, labels, {c: f"v{c}" for c in labels}, "pair")
     assert weights.tolist() == [[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]  # valence: face; arousal: voice
     assert len(held_out) == 6 and all(np.isin(w, (0.0, 0.5)).all() for w in held_out.values())
-    p, y = frames({"xattn": preds["xattn"]}, labels, sorted(labels), 0)
+    p, y, _ = frames({"xattn": preds["xattn"]}, labels, sorted(labels), 0)
     assert fit_weights(p, y, "pair").tolist() == [1.0]  # nothing to pair with
 
 
 def test_off_is_the_first_candidate_and_modes_are_checked():
     preds, labels = case(1)
-    p, y = frames(preds, labels, sorted(labels), 0)
+    p, y, _ = frames(preds, labels, sorted(labels), 0)
     assert fit_weights(p, y, "off").tolist() == [1.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="pair, blend, pick, off"):
         fit_weights(p, y, "best")
