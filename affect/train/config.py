@@ -79,7 +79,7 @@ class FusionConfig:
     top_k: int = 2  # with features empty: how many of the unimodal ranking's best to fuse (per modality, see per_modality)
     per_modality: bool = True  # top_k counts per modality: the k best visual and the k best speech sets
     per_dimension: bool = True  # fuse the top_k by valence CCC and the top_k by arousal CCC (union), not the top_k by P_VA
-    stack: str = "pair"  # the fused model, per dimension: pair (mean of fusion/xattn and the best set's own regressor) | blend (CCC-best weights over fusion/xattn and the sets' regressors) | pick (the best of them) | off (fusion/xattn alone)
+    stack: str = "auto"  # the fused model, per dimension: auto (of the four below, the one that predicts best each selection video held out) | pair (mean of fusion/xattn and the best set's own regressor) | blend (CCC-best weights over fusion/xattn and the sets' regressors) | pick (the best of them) | off (fusion/xattn alone)
     heads: int = 4  # attention heads
     modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
     baselines: bool = True  # also train early concatenation + GRU, and score late fusion (unimodal average)

@@ -45,7 +45,7 @@ def test_fusion_and_baselines(tmp_path, aligned_done):
     assert results.loc["fusion", "ccc_valence"] >= results.loc["unimodal/face", "ccc_valence"] - 0.02
     tried = pd.read_csv(stage.output.path / "stacking.csv").set_index("stack")
     assert set(tried.index) == {"pair", "blend", "pick", "off", "auto"}
-    assert tried.loc["pair", "p_va"] == pytest.approx(results.loc["fusion", "p_va"], abs=1e-5)
+    assert tried.loc["auto", "p_va"] == pytest.approx(results.loc["fusion", "p_va"], abs=1e-5)
     assert tried.loc["off", "p_va"] == pytest.approx(results.loc["fusion/xattn", "p_va"], abs=1e-5)
     late = predict_grid(runs["baseline/late"], aligned_done, ["c04"])["c04"]
     members = [predict_grid(uni.output.path / "runs" / "unimodal" / f, aligned_done, ["c04"])["c04"] for f in ("face", "voice")]
