@@ -158,7 +158,7 @@ def main() -> None:
         cfg = TrainConfig(epochs=args.epochs)
         runs, rows = tmp / "runs", []
         uni = {f: train(runs, align, f"unimodal/{f}", "temporal", [f], cfg, args.seed, model="gru") for f in SETS}
-        ranked = sorted(uni, key=lambda f: -uni[f]["val"]["p_va"])
+        ranked = sorted(uni, key=lambda f: -uni[f]["selection"]["p_va"])  # on the inner dev set, as stage 06 ranks
         top = ranked[:2]
         rows += [(f"unimodal/{f} (gru)", uni[f]["val"]) for f in ranked]
         for kind in ("tcn", "transformer"):  # the other temporal models, on the best feature set
