@@ -57,7 +57,8 @@ def _stacks(runs: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Path]
                 names.append(read_run(leaf)["name"])
                 leaves[names[-1]] = leaf
             candidates.append({"name": c["name"], "runs": names})
-        stacks.append({"run": run, "mode": rec.get("mode", ""), "candidates": candidates, "weights": rec["weights"]})
+        stacks.append({"run": run, "mode": rec.get("mode", ""), "modes": rec.get("modes", []), "candidates": candidates,
+                       "weights": rec["weights"]})
     return stacks, leaves
 
 
@@ -96,6 +97,9 @@ def _selection(cfg: Config, model: str, smoothing: dict[str, Any], members: dict
              else "the corpus's own train/validation split" if tcfg.fold < 0 else f"validation on stage 00's fold {tcfg.fold}")
     where = ("the inner development set (training videos held out of fitting; the validation split is untouched)"
              if tcfg.select == "dev" else "the validation split (its figures are then optimistic)")
+    if tcfg.select == "dev" and tcfg.dev_rotate:
+        where = where.replace("held out of fitting;", "held out of fitting, another group by each seed, each clip "
+                              "predicted by the seed that held it out;")
     lines = [f"split: {split}; folds by video (`_left`/`_right` together)",
              f"choices made on: {where}",
              f"each member: the epoch with the best P_VA on {where}, early stopping after "
