@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -82,6 +84,29 @@ def list_backbones(modality: str | None = None, aliases: bool = True) -> list[st
                   if (modality is None or s.modality == modality) and (aliases or not s.alias_of))
 
 
+_kept: dict[tuple, Backbone] | None = None  # set inside `keep_backbones`
+
+
 def create_backbone(name: str, weights: str = "default", **kwargs: Any) -> Backbone:
-    """Build a registered backbone. `weights`: default | random | a file or folder path | a pretrained tag."""
-    return get_spec(name).factory(weights=weights, **kwargs)
+    """Build a registered backbone. `weights`: default | random | a file or folder path | a pretrained tag.
+    Inside `keep_backbones`, the same call returns the instance it built the first time."""
+    if _kept is None:
+        return get_spec(name).factory(weights=weights, **kwargs)
+    key = (get_spec(name).name, str(weights), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+    if key not in _kept:
+        _kept[key] = get_spec(name).factory(weights=weights, **kwargs)
+    return _kept[key]
+
+
+@contextmanager
+def keep_backbones(kept: dict[tuple, Backbone]) -> Iterator[dict[tuple, Backbone]]:
+    """Within the block, backbones are built once per (name, weights, options) and kept in ``kept``, which
+    the caller holds across blocks: `affect infer` runs stages 01-05 once per video, and would otherwise
+    build (and load the weights of) every backbone again for each one. Stages themselves never keep them:
+    a pipeline run frees a stage's backbones before the next stage loads its own."""
+    global _kept
+    outer, _kept = _kept, kept
+    try:
+        yield kept
+    finally:
+        _kept = outer

@@ -101,7 +101,18 @@ def _without_audio(src, dst):
     return dst
 
 
-def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, caplog):
+def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, caplog, monkeypatch):
+    import dataclasses
+
+    from affect.backbones import registry
+
+    built, get_spec = [], registry.get_spec
+
+    def counting(name):  # every backbone a stage builds, by name
+        spec = get_spec(name)
+        return dataclasses.replace(spec, factory=lambda **kw: built.append(spec.name) or spec.factory(**kw))
+
+    monkeypatch.setattr(registry, "get_spec", counting)
     _, video, expected = _validation_videos(trained)[0]
     folder = tmp_path / "videos"
     (folder / "nested").mkdir(parents=True)
@@ -110,9 +121,10 @@ def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, 
     _without_audio(video, folder / "nested" / "silent interview.mp4")
     out = tmp_path / "out"
     caplog.set_level(logging.INFO)
-    rc = main(["infer", str(trained["bundle"]), str(folder), "--out", str(out), "--render",
-               "--cache-root", str(trained["tmp"] / "infer-cache"), "--device", "cpu"])
+    rc = main(["infer", str(trained["bundle"]), str(folder), "--out", str(out), "--render",  # a cache of its own:
+               "--cache-root", str(tmp_path / "cache"), "--device", "cpu"])  # both videos run every stage
     assert rc == 1  # one video failed
+    assert built and len(built) == len(set(built)), built  # two videos predicted, each backbone built once
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "broken.mp4" in errors[0].getMessage(), [r.getMessage() for r in errors]
     assert sorted(p.name for p in out.glob("*.csv")) == ["good.csv", "silent interview.csv", "summary.csv"]

@@ -73,6 +73,7 @@ class InferenceModel:
         self.cache_root = Path(cache_root)
         self.device = str(resolve_device(device))
         self.command = shlex.join(["affect", *sys.argv[1:]]) if sys.argv else "affect infer"
+        self.backbones: dict = {}  # built once, kept across this model's videos (affect.backbones.keep_backbones)
 
     # the stages' config -------------------------------------------------------------------
     def sets(self, source: str) -> list[str]:
@@ -124,6 +125,7 @@ class InferenceModel:
     def run_video(self, path: str | Path, side: str | None = None) -> VideoResult:
         """Stages 00-05 and the prediction for one video; raises VideoFailed (one line) for bad input."""
         from affect.bundle.outputs import video_table
+        from affect.backbones.registry import keep_backbones
         from affect.bundle.predict import predict_aligned
         from affect.report.frames import PredictionError
 
@@ -134,7 +136,8 @@ class InferenceModel:
             raise VideoFailed(f"{path}: no such file")
         corpus = make_corpus(path, side, self.cache_root)
         cfg = self.config(corpus)
-        align = run_feature_stages(cfg, corpus, self.command, after=lambda s: self._after_stage(s, corpus))
+        with keep_backbones(self.backbones):
+            align = run_feature_stages(cfg, corpus, self.command, after=lambda s: self._after_stage(s, corpus))
         row = align.manifest.set_index("clip").loc[corpus.clip]
         fps, frames = float(row["fps"]), int(row["frames"])
         start, cpu = time.perf_counter(), time.process_time()
