@@ -6,16 +6,16 @@ per dimension:
 
     pair    the mean of the first candidate (the attention network) and the other candidate with
             the best CCC on that dimension (0.5 each): one discrete choice per dimension, so
-            little to overfit on a small selection split; the best on held-out clips over the
-            generated cue layouts (docs/fusion.md)
+            little to overfit on a small selection split
     pick    the candidate with the best CCC on that dimension (weight 1, others 0)
     blend   non-negative weights summing to 1 that maximise the CCC of the weighted mean
             (SLSQP from every candidate alone and from the uniform mean; the best optimum)
     off     the first candidate alone (the cross-modal attention network)
-    auto    per dimension, the one of those four whose weights, fitted without each video in turn,
-            predict that video best (leave one video out over the selection clips); where a
-            video is itself held out, the choice is made again without it (nested), so its
-            held-out weights never saw it
+    auto    (stage 07's default) per dimension, the one of those four whose weights, fitted
+            without each video in turn, predict that video best (leave one video out over the
+            selection clips); where a video is itself held out, the choice is made again without
+            it (nested), so its held-out weights never saw it. No fixed mode was best on every
+            generated corpus (docs/fusion.md)
 
 Since every candidate alone is a feasible blend, neither ``pick`` nor ``blend`` can score below
 the best candidate on a dimension on the clips it was fitted on; ``pair`` trades that guarantee
