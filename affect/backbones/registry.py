@@ -90,11 +90,12 @@ _kept: dict[tuple, Backbone] | None = None  # set inside `keep_backbones`
 def create_backbone(name: str, weights: str = "default", **kwargs: Any) -> Backbone:
     """Build a registered backbone. `weights`: default | random | a file or folder path | a pretrained tag.
     Inside `keep_backbones`, the same call returns the instance it built the first time."""
+    spec = get_spec(name)
     if _kept is None:
-        return get_spec(name).factory(weights=weights, **kwargs)
-    key = (get_spec(name).name, str(weights), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        return spec.factory(weights=weights, **kwargs)
+    key = (spec.name, str(weights), tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
     if key not in _kept:
-        _kept[key] = get_spec(name).factory(weights=weights, **kwargs)
+        _kept[key] = spec.factory(weights=weights, **kwargs)
     return _kept[key]
 
 
