@@ -86,12 +86,12 @@ def candidate_predictions(run_dirs: list[Path], align_dir: Path, clips: list[str
     the clip (with ``train.dev_rotate`` a training clip is fitted on by some seeds and held out by another:
     the ones that held it out), or of every run where each was fitted on it (an in-sample prediction, which
     stage 08 marks as such from the stack's own ``train_clips``)."""
+    from affect.report.ensemble import average
+
     fitted = [set(read_run(d).get("train_clips", [])) for d in run_dirs]
-    parts = [predict_grid(d, align_dir, clips, device) for d in run_dirs]
-    out = {}
-    for c in clips:
-        pool = [p[c] for p, seen in zip(parts, fitted) if c not in seen] or [p[c] for p in parts]
-        out[c] = np.mean(pool, axis=0).astype(np.float32)
+    out, problems = average([predict_grid(d, align_dir, clips, device) for d in run_dirs], fitted, in_sample=clips)
+    if problems:
+        raise RuntimeError(f"stack candidate {', '.join(str(d) for d in run_dirs)}: {problems}")
     return out
 
 
