@@ -158,7 +158,7 @@ class FusionStage(Stage):
         from affect.train.harness import barrier, is_main, write_table
         from affect.train.members import Member, plan_members, score_members, selected_on, selection_scores
         from affect.train.runs import candidate_predictions, read_run
-        from affect.train.stacking import MODES, chosen_modes, combine, fit_stack
+        from affect.train.stacking import MODES, combine, fit_stack
         from affect.train.trainer import validate
 
         cfg, runs = self.cfg.fusion, out.path / "runs"
@@ -184,11 +184,10 @@ class FusionStage(Stage):
             preds = {name: candidate_predictions(dirs, align, clips, device) for name, dirs in candidates.items()}
             grids = {c: load_clip(align, c, features=[]) for c in clips}
             labels, video_of = {c: g.labels for c, g in grids.items()}, {c: g.info.get("video", c) for c, g in grids.items()}
-            weights, held_out = fit_stack(preds, labels, video_of, cfg.stack)
+            weights, held_out, modes = fit_stack(preds, labels, video_of, cfg.stack)
             for mode, scored in tried.items():  # every mode on the same predictions, each clip held out (stacking.csv)
-                w_all, w_out = (weights, held_out) if mode == cfg.stack else fit_stack(preds, labels, video_of, mode)
+                w_all, w_out = (weights, held_out) if mode == cfg.stack else fit_stack(preds, labels, video_of, mode)[:2]
                 scored.update({c: combine([p[c] for p in preds.values()], w_out.get(c, w_all)) for c in clips})
-            modes = chosen_modes(preds, labels, video_of) if cfg.stack == "auto" else [cfg.stack] * 2
             record = {"name": m.run, "kind": "stack", "mode": cfg.stack, "modes": modes, "features": features,
                       "train_clips": m.split.train, "dev_clips": m.split.dev, "validation_clips": m.split.validation,
                       "selected_on": m.split.selected_on,

@@ -82,10 +82,19 @@ def choose_mode(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> str:
 def fit_weights(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | None = None) -> np.ndarray:
     """Weights [candidates] for one dimension (see the module's docstring for the modes; ``auto`` needs
     ``groups``, the video of each frame)."""
+    return _fit(p, y, mode, groups)[0]
+
+
+def _fit(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """(``fit_weights``, the fixed mode that made them: ``auto``'s choice, or ``mode`` itself)."""
     if mode not in MODES:
         raise ValueError(f"unknown stacking mode {mode!r}; modes: {', '.join(MODES)}")
     if mode == "auto":
-        return fit_weights(p, y, choose_mode(p, y, groups if groups is not None else np.zeros(len(y))))
+        mode = choose_mode(p, y, groups if groups is not None else np.zeros(len(y)))
+    return _fit_fixed(p, y, mode), mode
+
+
+def _fit_fixed(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
     c = p.shape[1]
     w = np.zeros(c)
     if mode == "off" or len(y) < 2:
@@ -116,33 +125,28 @@ def fit_weights(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | No
 
 
 def fit_stack(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
-              video_of: Mapping[str, str], mode: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(weights [2, candidates] fitted on every clip of ``labels``, {clip: weights fitted without its video}).
+              video_of: Mapping[str, str], mode: str) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """(weights [2, candidates] fitted on every clip of ``labels``, {clip: weights fitted without its video},
+    the fixed mode of each dimension's weights: ``auto``'s choices, or ``mode`` twice).
 
     ``preds``: candidate name -> {clip: [steps, 2]} over the clips of ``labels``; a single
     video gets no held-out weights (nothing else to fit on)."""
     clips = sorted(labels)
 
-    def fit(subset: list[str]) -> np.ndarray:
-        return np.stack([fit_weights(p, y, mode, g) for p, y, g in (frames(preds, labels, subset, d, video_of)
-                                                                      for d in (0, 1))])
+    def fit(subset: list[str]) -> tuple[np.ndarray, list[str]]:
+        rows = [_fit(p, y, mode, g) for p, y, g in (frames(preds, labels, subset, d, video_of) for d in (0, 1))]
+        return np.stack([w for w, _ in rows]), [m for _, m in rows]
 
-    weights = fit(clips)
+    weights, modes = fit(clips)
     held_out = {}
     videos = sorted({video_of[c] for c in clips})
     if len(videos) < 2:
         log.warning("stacking on one video (%s): its clips are scored with weights fitted on themselves", videos)
     else:
         for video in videos:
-            w = fit([c for c in clips if video_of[c] != video])
+            w = fit([c for c in clips if video_of[c] != video])[0]
             held_out.update({c: w for c in clips if video_of[c] == video})
-    return weights, held_out
-
-
-def chosen_modes(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
-                 video_of: Mapping[str, str]) -> list[str]:
-    """What ``auto`` chooses on every clip of ``labels``, per dimension (valence, arousal)."""
-    return [choose_mode(*frames(preds, labels, sorted(labels), d, video_of)) for d in (0, 1)]
+    return weights, held_out, modes
 
 
 def combine(parts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:

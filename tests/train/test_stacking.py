@@ -31,7 +31,7 @@ def scores(preds, labels, weights, d):
 def test_one_set_alone_carries_valence(mode):
     preds, labels = case()
     video_of = {c: f"v{int(c[1:]) // 2}" for c in labels}  # two clips per video
-    weights, held_out = fit_stack(preds, labels, video_of, mode)
+    weights, held_out, _ = fit_stack(preds, labels, video_of, mode)
     assert weights.shape == (2, 3) and np.allclose(weights.sum(1), 1) and (weights >= 0).all()
     assert weights[0, 1] > 0.8  # valence: the face set passes through (almost) alone
     assert weights[1, 1] < 0.1  # arousal: not from the face set
@@ -49,7 +49,7 @@ def test_one_set_alone_carries_valence(mode):
 
 def test_pair_halves_the_attention_network_with_the_best_set_of_each_dimension():
     preds, labels = case()
-    weights, held_out = fit_stack(preds, labels, {c: f"v{c}" for c in labels}, "pair")
+    weights, held_out, _ = fit_stack(preds, labels, {c: f"v{c}" for c in labels}, "pair")
     assert weights.tolist() == [[0.5, 0.5, 0.0], [0.5, 0.0, 0.5]]  # valence: face; arousal: voice
     assert len(held_out) == 6 and all(np.isin(w, (0.0, 0.5)).all() for w in held_out.values())
     p, y, _ = frames({"xattn": preds["xattn"]}, labels, sorted(labels), 0)
@@ -62,7 +62,7 @@ def test_off_is_the_first_candidate_and_modes_are_checked():
     assert fit_weights(p, y, "off").tolist() == [1.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="pair, blend, pick, off"):
         fit_weights(p, y, "best")
-    _, held_out = fit_stack(preds, labels, {c: "v0" for c in labels}, "pick")  # one video: nothing to hold out
+    _, held_out, _ = fit_stack(preds, labels, {c: "v0" for c in labels}, "pick")  # one video: nothing to hold out
     assert held_out == {}
 
 
