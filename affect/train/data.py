@@ -143,10 +143,16 @@ def plan_split(align_dir: Path, fold: int, select: str = "dev", dev_fraction: fl
                group: int = 0) -> Split:
     """The split of one run: ``make_split`` and, with ``select="dev"``, its inner development set (group
     ``group`` of the training videos: a model's k-th member holds out group k with ``train.dev_rotate``)."""
+    return plan_splits(align_dir, fold, select, dev_fraction, cv, [group])[0]
+
+
+def plan_splits(align_dir: Path, fold: int, select: str, dev_fraction: float, cv: bool,
+                groups: list[int]) -> list[Split]:
+    """``plan_split`` for each of ``groups`` (a model's members), the corpus's split read once."""
     if select not in SELECT:
         raise SplitError(f"train.select must be one of {', '.join(SELECT)}, got {select!r}")
     split = make_split(align_dir, fold, cv)
-    return carve_dev(align_dir, split, dev_fraction, group) if select == "dev" else split
+    return [carve_dev(align_dir, split, dev_fraction, g) if select == "dev" else split for g in groups]
 
 
 def check_labelled(align_dir: Path, clips: list[str], split: str) -> None:

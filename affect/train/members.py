@@ -22,7 +22,7 @@ import numpy as np
 
 from affect.train.aligned import list_clips, load_clip
 from affect.train.config import TrainConfig
-from affect.train.data import Split, plan_split
+from affect.train.data import Split, plan_splits
 
 
 @dataclass
@@ -52,10 +52,11 @@ def plan_members(model: str, align_dir: Path, cfg: TrainConfig, seed: int, seeds
     """The runs that make up ``model``: one per (fold with ``cfg.cv``) x (seed of ``seeds``)."""
     folds: list[int | None] = list(fold_ids(align_dir)) if cfg.cv else [None]
     out = []
+    count = max(1, seeds)
     for fold in folds:
-        for k in range(max(1, seeds)):
-            split = plan_split(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
-                               cv=fold is not None, group=k if cfg.dev_rotate else 0)
+        splits = plan_splits(align_dir, cfg.fold if fold is None else fold, cfg.select, cfg.dev_fraction,
+                             fold is not None, list(range(count)) if cfg.dev_rotate else [0] * count)
+        for k, split in enumerate(splits):
             tags = ([f"fold{fold}"] if fold is not None else []) + ([f"seed{k}"] if seeds > 1 else [])
             out.append(Member(model, f"{model}@{'-'.join(tags)}" if tags else model, seed + k, split))
     return out
