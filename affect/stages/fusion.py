@@ -48,9 +48,10 @@ def describe_weights(names: list[str], weights) -> str:
 class FusionStage(Stage):
     name = "fusion"
     number = 7
-    version = 5  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
+    version = 6  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
     # 4: sets chosen per dimension, `fusion` a stack over fusion/xattn and the sets' regressors
     # 5: each seed holds out its own group of training videos (train.dev_rotate); the stack on their union
+    # 6: beyond 10 selection videos the stack holds out folds of videos, not each video (affect.train.stacking)
     requires = ("align", "unimodal")
 
     def variant(self) -> str:

@@ -17,32 +17,29 @@ per dimension:
             it (nested), so its held-out weights never saw it. No fixed mode was best on every
             generated corpus (docs/fusion.md)
 
+Beyond FOLDS (10) videos, "each video in turn" becomes each of FOLDS folds of videos, so that
+auto's nested choice costs FOLDS² fits, not videos² (hundreds of Aff-Wild2 videos). Every fit
+works on per-video sums of the candidates' and labels' products (``moments``), not on frames:
+the CCC of any weighted mean over any set of videos follows from them, so a fit costs the same on
+an hour of video as on a minute.
+
 Since every candidate alone is a feasible blend, neither ``pick`` nor ``blend`` can score below
 the best candidate on a dimension on the clips it was fitted on; ``pair`` trades that guarantee
 for steadiness on clips it was not fitted on. Those clips also get weights
-fitted without their own video (``held_out``), which is what they are predicted and scored
-with, so a validation score of the stack is never one its weights have seen.
+fitted without their own video (``held_out``; without its fold beyond FOLDS videos), which is
+what they are predicted and scored with, so a validation score of the stack is never one its
+weights have seen.
 """
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
-from affect.metrics.ccc import ccc
-
 log = logging.getLogger(__name__)
 FIXED = ("pair", "blend", "pick", "off")
 MODES = (*FIXED, "auto")
-
-
-def _ccc(x: np.ndarray, y: np.ndarray) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = ccc(x, y)
-    return value if np.isfinite(value) else -1.0
 
 
 def frames(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray], clips: list[str],
@@ -61,46 +58,104 @@ def frames(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, n
     return np.concatenate(cols), np.concatenate(ys), np.concatenate(groups)
 
 
-def held_out_score(p: np.ndarray, y: np.ndarray, groups: np.ndarray, mode: str) -> float:
-    """CCC of the frames of every video predicted with ``mode``'s weights fitted without that video."""
-    out = np.empty_like(y)
-    for g in np.unique(groups):
-        inside = groups == g
-        out[inside] = np.clip(p[inside] @ fit_weights(p[~inside], y[~inside], mode), -1.0, 1.0)
-    return _ccc(out, y)
+FOLDS = 10  # held-out fits are per video up to this many videos, then per fold of videos (see _folds)
 
 
-def choose_mode(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> str:
-    """The fixed mode with the best ``held_out_score`` (ties: the first of FIXED); with under 2 videos, where
+def moments(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[list, np.ndarray]:
+    """(group names, M [groups, C+2, C+2]): per group, the sums of x xᵀ with x = [1, p_1..p_C, y] over its
+    frames. Every CCC a stack needs (any candidate, any weighted mean, any union of groups) follows from
+    these sums, so a fit on a subset of videos costs the same whatever the frames."""
+    x = np.column_stack([np.ones(len(y)), p, y])
+    names = sorted(set(groups.tolist()))
+    return names, np.stack([x[groups == g].T @ x[groups == g] for g in names]) if names else np.zeros((0,) + (x.shape[1],) * 2)
+
+
+def _ccc_m(m: np.ndarray, w: np.ndarray) -> float:
+    """CCC (population moments, as affect.metrics.ccc) of the weighted mean ``p @ w`` against y, from the sums
+    ``m`` (see ``moments``); -1 where it is undefined."""
+    n, c = m[0, 0], len(w)
+    if n < 2:
+        return -1.0
+    mz, my = w @ m[0, 1:c + 1] / n, m[0, c + 1] / n
+    vz = max(w @ m[1:c + 1, 1:c + 1] @ w / n - mz * mz, 0.0)
+    vy = max(m[c + 1, c + 1] / n - my * my, 0.0)
+    cov = w @ m[1:c + 1, c + 1] / n - mz * my
+    den = vz + vy + (mz - my) ** 2
+    value = 2.0 * cov / den if den > 0 else float("nan")
+    return float(value) if np.isfinite(value) else -1.0
+
+
+def _neg_ccc_and_grad(m: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """-CCC of ``p @ w`` and its gradient in w (for SLSQP: exact, so no finite differences)."""
+    n, c = m[0, 0], len(w)
+    b, my = m[0, 1:c + 1] / n, m[0, c + 1] / n
+    s, g = m[1:c + 1, 1:c + 1] / n, m[1:c + 1, c + 1] / n - b * my
+    mz = w @ b
+    cov = w @ g
+    den = (w @ s @ w - mz * mz) + (m[c + 1, c + 1] / n - my * my) + (mz - my) ** 2
+    if not den > 0:
+        return 1.0, np.zeros(c)
+    grad_den = 2.0 * (s @ w) - 2.0 * my * b
+    return -2.0 * cov / den, -2.0 * (g * den - cov * grad_den) / den ** 2
+
+
+def _folds(names: list) -> list[list]:
+    """The held-out folds of a stack's videos: each video alone up to FOLDS videos (leave one video out),
+    else the videos, sorted, dealt into FOLDS folds (a fit per fold, not per video: leave-one-out on
+    hundreds of videos, nested inside auto, would be quadratic in them)."""
+    names = sorted(names)
+    if len(names) <= FOLDS:
+        return [[n] for n in names]
+    return [names[i::FOLDS] for i in range(FOLDS)]
+
+
+def _held_out_score(names: list, m: np.ndarray, mode: str) -> float:
+    """CCC of the frames of every fold predicted with ``mode``'s weights fitted without that fold."""
+    total, c = m.sum(0), m.shape[1] - 2
+    acc = np.zeros((3, 3))  # sums of [1, z, y] [1, z, y]ᵀ over the held-out predictions z
+    for fold in _folds(names):
+        inside = np.isin(names, fold)
+        w = _fit_fixed(total - m[inside].sum(0), mode)
+        t = np.zeros((c + 2, 3))
+        t[0, 0], t[1:c + 1, 1], t[c + 1, 2] = 1.0, w, 1.0
+        acc += t.T @ m[inside].sum(0) @ t
+    return _ccc_m(acc, np.ones(1))
+
+
+def _choose_mode(names: list, m: np.ndarray) -> str:
+    """The fixed mode with the best held-out score (ties: the first of FIXED); with under 2 videos, where
     nothing can be held out, ``pair`` (one choice per dimension, half the attention network: the steadiest)."""
-    if len(np.unique(groups)) < 2:
+    if len(names) < 2:
         return "pair"
-    scores = [held_out_score(p, y, groups, mode) for mode in FIXED]
+    scores = [_held_out_score(names, m, mode) for mode in FIXED]
     return FIXED[int(np.argmax(scores))]
 
 
 def fit_weights(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | None = None) -> np.ndarray:
     """Weights [candidates] for one dimension (see the module's docstring for the modes; ``auto`` needs
     ``groups``, the video of each frame)."""
-    return _fit(p, y, mode, groups)[0]
+    names, m = moments(p, y, groups if groups is not None else np.zeros(len(y), dtype=object))
+    return _fit(names, m, mode)[0]
 
 
-def _fit(p: np.ndarray, y: np.ndarray, mode: str, groups: np.ndarray | None) -> tuple[np.ndarray, str]:
-    """(``fit_weights``, the fixed mode that made them: ``auto``'s choice, or ``mode`` itself)."""
+def _fit(names: list, m: np.ndarray, mode: str) -> tuple[np.ndarray, str]:
+    """(weights fitted on the groups of ``m``, the fixed mode that made them: ``auto``'s choice, or ``mode``)."""
     if mode not in MODES:
         raise ValueError(f"unknown stacking mode {mode!r}; modes: {', '.join(MODES)}")
     if mode == "auto":
-        mode = choose_mode(p, y, groups if groups is not None else np.zeros(len(y)))
-    return _fit_fixed(p, y, mode), mode
+        mode = _choose_mode(names, m)
+    return _fit_fixed(m.sum(0), mode), mode
 
 
-def _fit_fixed(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
-    c = p.shape[1]
+def _fit_fixed(m: np.ndarray, mode: str) -> np.ndarray:
+    """One fixed mode's weights from the sums ``m`` of the frames fitted on."""
+    c = m.shape[0] - 2
     w = np.zeros(c)
-    if mode == "off" or len(y) < 2:
+    if mode == "off" or m[0, 0] < 2:
         w[0] = 1.0
         return w
-    singles = np.array([_ccc(p[:, i], y) for i in range(c)])
+    eye = np.eye(c)
+    singles = np.array([_ccc_m(m, eye[i]) for i in range(c)])
     if mode == "pair":
         w[0] = 1.0 if c == 1 else 0.5
         if c > 1:
@@ -112,13 +167,13 @@ def _fit_fixed(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
     from scipy.optimize import minimize
 
     best, best_score = w, float(singles.max())
-    starts = [np.eye(c)[i] for i in range(c)] + [np.full(c, 1.0 / c)]
-    for start in starts:
-        res = minimize(lambda v: -_ccc(p @ v, y), start, method="SLSQP", bounds=[(0.0, 1.0)] * c,
-                       constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1.0}], options={"maxiter": 200})
+    for start in [eye[i] for i in range(c)] + [np.full(c, 1.0 / c)]:
+        res = minimize(lambda v: _neg_ccc_and_grad(m, v), start, jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * c,
+                       constraints=[{"type": "eq", "fun": lambda v: v.sum() - 1.0, "jac": lambda v: np.ones_like(v)}],
+                       options={"maxiter": 200})
         v = np.clip(res.x, 0.0, None)
         v = v / v.sum() if v.sum() > 0 else start
-        score = _ccc(p @ v, y)
+        score = _ccc_m(m, v)
         if score > best_score + 1e-9:
             best, best_score = v, score
     return best
@@ -126,26 +181,25 @@ def _fit_fixed(p: np.ndarray, y: np.ndarray, mode: str) -> np.ndarray:
 
 def fit_stack(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
               video_of: Mapping[str, str], mode: str) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
-    """(weights [2, candidates] fitted on every clip of ``labels``, {clip: weights fitted without its video},
-    the fixed mode of each dimension's weights: ``auto``'s choices, or ``mode`` twice).
+    """(weights [2, candidates] fitted on every clip of ``labels``, {clip: weights fitted without its video
+    (without its fold of videos beyond FOLDS videos)}, the fixed mode of each dimension's weights:
+    ``auto``'s choices, or ``mode`` twice).
 
     ``preds``: candidate name -> {clip: [steps, 2]} over the clips of ``labels``; a single
     video gets no held-out weights (nothing else to fit on)."""
     clips = sorted(labels)
-
-    def fit(subset: list[str]) -> tuple[np.ndarray, list[str]]:
-        rows = [_fit(p, y, mode, g) for p, y, g in (frames(preds, labels, subset, d, video_of) for d in (0, 1))]
-        return np.stack([w for w, _ in rows]), [m for _, m in rows]
-
-    weights, modes = fit(clips)
+    per_dim = [moments(*frames(preds, labels, clips, d, video_of)) for d in (0, 1)]
+    rows = [_fit(names, m, mode) for names, m in per_dim]
+    weights, modes = np.stack([w for w, _ in rows]), [md for _, md in rows]
     held_out = {}
     videos = sorted({video_of[c] for c in clips})
     if len(videos) < 2:
         log.warning("stacking on one video (%s): its clips are scored with weights fitted on themselves", videos)
-    else:
-        for video in videos:
-            w = fit([c for c in clips if video_of[c] != video])[0]
-            held_out.update({c: w for c in clips if video_of[c] == video})
+        return weights, held_out, modes
+    for fold in _folds(videos):
+        w = np.stack([_fit([n for n in names if n not in fold], m[~np.isin(names, fold)], mode)[0]
+                      for names, m in per_dim])
+        held_out.update({c: w for c in clips if video_of[c] in fold})
     return weights, held_out, modes
 
 

@@ -85,3 +85,27 @@ def test_a_stack_run_predicts_with_its_candidates_in_the_weights_order(tmp_path,
     np.testing.assert_allclose(out["c0"][:, 1], np.clip(0.25 * preds["xattn"]["c0"][:, 1] + 0.75 * preds["voice"]["c0"][:, 1],
                                                         -1, 1), atol=1e-6)
     np.testing.assert_allclose(out["c1"][:, 0], np.clip(preds["xattn"]["c1"][:, 0], -1, 1), atol=1e-6)  # held out
+
+
+def test_stack_fits_work_on_per_video_sums_and_hold_out_folds_beyond_ten_videos():
+    """The CCC of any weighted mean follows from per-video sums (so a fit costs the same on any length of
+    video); with more than FOLDS videos each video is held out with its fold, never fitted on."""
+    from affect.train.stacking import FOLDS, _ccc_m, moments
+
+    preds, labels = case(3, clips=24, steps=40)
+    video_of = {c: f"v{int(c[1:]):02d}" for c in labels}  # 24 videos, one clip each
+    p, y, groups = frames(preds, labels, sorted(labels), 0, video_of)
+    names, m = moments(p, y, groups)
+    assert len(names) == 24 and m.shape == (24, 5, 5)
+    w = np.array([0.2, 0.5, 0.3])
+    some = np.isin(groups, names[:7])
+    assert _ccc_m(m[:7].sum(0), w) == pytest.approx(ccc(p[some] @ w, y[some]), abs=1e-12)
+
+    weights, held_out, modes = fit_stack(preds, labels, video_of, "auto")
+    assert set(held_out) == set(labels) and len({id(v) for v in held_out.values()}) == FOLDS
+    fold = sorted(video_of.values())[3::FOLDS]  # the fourth fold: videos 3, 13, 23
+    rest = sorted(c for c in labels if video_of[c] not in fold)
+    for d in (0, 1):
+        p, y, g = frames(preds, labels, rest, d, video_of)
+        np.testing.assert_allclose(held_out["c3"][d], fit_weights(p, y, "auto", g), atol=1e-6)
+    assert held_out["c3"] is held_out["c13"] and held_out["c3"] is not held_out["c4"]
