@@ -66,8 +66,13 @@ def moments(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[list, np.
     frames. Every CCC a stack needs (any candidate, any weighted mean, any union of groups) follows from
     these sums, so a fit on a subset of videos costs the same whatever the frames."""
     x = np.column_stack([np.ones(len(y)), p, y])
-    names = sorted(set(groups.tolist()))
-    return names, np.stack([x[groups == g].T @ x[groups == g] for g in names]) if names else np.zeros((0,) + (x.shape[1],) * 2)
+    if not len(y):
+        return [], np.zeros((0, x.shape[1], x.shape[1]))
+    names, index = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(len(names) + 1))
+    parts = [x[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
+    return names.tolist(), np.stack([part.T @ part for part in parts])
 
 
 def _ccc_m(m: np.ndarray, w: np.ndarray) -> float:
