@@ -71,6 +71,7 @@ def test_all_stages_then_nothing_recomputed(synth_corpus, tmp_path, caplog, caps
     best = results[(results["split"] == "validation") & (results["predictions"] == "smoothed")
                    & results["model"].isin(list(models))].sort_values("p_va", ascending=False).iloc[0]
     assert selected["model"] == best["model"] and f"model {best['model']}:" in last
+    assert "selected on validation" in last  # the model is chosen on the split its figure is read on
     assert (tmp_path / "e2e" / "latest" / "submission.csv").read_bytes() == \
         (models[best["model"]] / "submission_test.csv").read_bytes()
     # frames/<clip>.csv: a face column from stage 01, a speech column from stage 03

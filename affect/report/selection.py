@@ -47,7 +47,8 @@ class Selection:
         if self.reason:
             return f"no submission file to upload: {self.reason}"
         return (f"submission to upload: {self.path} (model {self.model}: P_VA {self.p_va:.3f} on {self.split}, "
-                f"{self.predictions} predictions, the best of stage 09's models; a copy of {self.source})")
+                f"{self.predictions} predictions, the best of stage 09's models on that split, so this figure is "
+                f"optimistic: selected on {self.split}; a copy of {self.source})")
 
 
 def best_model(results: pd.DataFrame) -> tuple[str, str, str, float] | None:
