@@ -221,7 +221,7 @@ def show_where(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
-    from affect.status import collect, render
+    from affect.cli.status import collect, render
 
     cfg = load_config(args.config, args.overrides)
     sys.stdout.write(render(cfg, collect(cfg)))
