@@ -40,7 +40,7 @@ BENCHES: dict[str, tuple[str, list[str]]] = {
     "speech": ("speech_bench.py", ["--minutes", "1", "2"]),
     "train": ("train_bench.py", ["--clips", "16", "--seconds", "45", "--windows", "64", "--memory", ""]),
     "audio": ("audio_bench.py", ["--targets", "1", "--snr", "5", "15"]),  # espeak-ng speech: enhancement and masks
-    "pipeline": ("pipeline_bench.py", []),  # stages 00-09 on 32 generated clips x 20 s: ~8 min, then cached
+    "pipeline": ("pipeline_bench.py", ["--cues", "default"]),  # stages 00-09, 40 clips x 8 s: ~15 min, then cached
     "infer": ("infer_bench.py", []),  # demo-sized model exported, `affect infer` on another seed's corpus
 }
 # --gpu: (name, group for --only, script, arguments), sized to fit ~8 min on an H200 with the model builds
