@@ -197,14 +197,14 @@ def fit_stack(preds: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str
     rows = [_fit(names, m, mode) for names, m in per_dim]
     weights, modes = np.stack([w for w, _ in rows]), [md for _, md in rows]
     held_out = {}
-    videos = sorted({video_of[c] for c in clips})
+    videos = sorted({str(video_of[c]) for c in clips})  # as moments names them
     if len(videos) < 2:
         log.warning("stacking on one video (%s): its clips are scored with weights fitted on themselves", videos)
         return weights, held_out, modes
     for fold in _folds(videos):
         w = np.stack([_fit([n for n in names if n not in fold], m[~np.isin(names, fold)], mode)[0]
                       for names, m in per_dim])
-        held_out.update({c: w for c in clips if video_of[c] in fold})
+        held_out.update({c: w for c in clips if str(video_of[c]) in fold})
     return weights, held_out, modes
 
 
