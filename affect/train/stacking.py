@@ -75,31 +75,32 @@ def moments(p: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[list, np.
     return names.tolist(), np.stack([part.T @ part for part in parts])
 
 
+def _normalised(m: np.ndarray, c: int) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float]:
+    """From the sums ``m`` of ``c`` candidates: (candidate means b, label mean, E[p pᵀ], cov(p, y), var(y))."""
+    n = m[0, 0]
+    b, my = m[0, 1:c + 1] / n, m[0, c + 1] / n
+    return b, my, m[1:c + 1, 1:c + 1] / n, m[1:c + 1, c + 1] / n - b * my, m[c + 1, c + 1] / n - my * my
+
+
 def _ccc_m(m: np.ndarray, w: np.ndarray) -> float:
     """CCC (population moments, as affect.metrics.ccc) of the weighted mean ``p @ w`` against y, from the sums
     ``m`` (see ``moments``); -1 where it is undefined."""
-    n, c = m[0, 0], len(w)
-    if n < 2:
+    if m[0, 0] < 2:
         return -1.0
-    mz, my = w @ m[0, 1:c + 1] / n, m[0, c + 1] / n
-    vz = max(w @ m[1:c + 1, 1:c + 1] @ w / n - mz * mz, 0.0)
-    vy = max(m[c + 1, c + 1] / n - my * my, 0.0)
-    cov = w @ m[1:c + 1, c + 1] / n - mz * my
-    den = vz + vy + (mz - my) ** 2
-    value = 2.0 * cov / den if den > 0 else float("nan")
+    b, my, s, g, vy = _normalised(m, len(w))
+    mz = w @ b
+    den = max(w @ s @ w - mz * mz, 0.0) + max(vy, 0.0) + (mz - my) ** 2
+    value = 2.0 * (w @ g) / den if den > 0 else float("nan")
     return float(value) if np.isfinite(value) else -1.0
 
 
 def _neg_ccc_and_grad(m: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
     """-CCC of ``p @ w`` and its gradient in w (for SLSQP: exact, so no finite differences)."""
-    n, c = m[0, 0], len(w)
-    b, my = m[0, 1:c + 1] / n, m[0, c + 1] / n
-    s, g = m[1:c + 1, 1:c + 1] / n, m[1:c + 1, c + 1] / n - b * my
-    mz = w @ b
-    cov = w @ g
-    den = (w @ s @ w - mz * mz) + (m[c + 1, c + 1] / n - my * my) + (mz - my) ** 2
+    b, my, s, g, vy = _normalised(m, len(w))
+    mz, cov = w @ b, w @ g
+    den = (w @ s @ w - mz * mz) + vy + (mz - my) ** 2
     if not den > 0:
-        return 1.0, np.zeros(c)
+        return 1.0, np.zeros(len(w))
     grad_den = 2.0 * (s @ w) - 2.0 * my * b
     return -2.0 * cov / den, -2.0 * (g * den - cov * grad_den) / den ** 2
 
@@ -119,11 +120,11 @@ def _held_out_score(names: list, m: np.ndarray, mode: str) -> float:
     total, c = m.sum(0), m.shape[1] - 2
     acc = np.zeros((3, 3))  # sums of [1, z, y] [1, z, y]ᵀ over the held-out predictions z
     for fold in _folds(names):
-        inside = np.isin(names, fold)
-        w = _fit_fixed(total - m[inside].sum(0), mode)
+        held = m[np.isin(names, fold)].sum(0)
+        w = _fit_fixed(total - held, mode)
         t = np.zeros((c + 2, 3))
         t[0, 0], t[1:c + 1, 1], t[c + 1, 2] = 1.0, w, 1.0
-        acc += t.T @ m[inside].sum(0) @ t
+        acc += t.T @ held @ t
     return _ccc_m(acc, np.ones(1))
 
 
