@@ -95,11 +95,10 @@ def _selection(cfg: Config, model: str, smoothing: dict[str, Any], members: dict
     tcfg = cfg.unimodal.train if model.startswith("unimodal/") else cfg.fusion.train
     split = ("k-fold cross-validation by video (one run per fold, scored out of fold)" if tcfg.cv
              else "the corpus's own train/validation split" if tcfg.fold < 0 else f"validation on stage 00's fold {tcfg.fold}")
-    where = ("the inner development set (training videos held out of fitting; the validation split is untouched)"
+    rotated = (", another group by each seed, each clip predicted by the seed that held it out"
+               if tcfg.dev_rotate else "")
+    where = (f"the inner development set (training videos held out of fitting{rotated}; the validation split is untouched)"
              if tcfg.select == "dev" else "the validation split (its figures are then optimistic)")
-    if tcfg.select == "dev" and tcfg.dev_rotate:
-        where = where.replace("held out of fitting;", "held out of fitting, another group by each seed, each clip "
-                              "predicted by the seed that held it out;")
     lines = [f"split: {split}; folds by video (`_left`/`_right` together)",
              f"choices made on: {where}",
              f"each member: the epoch with the best P_VA on {where}, early stopping after "
