@@ -5,7 +5,9 @@ Feature sets: `fusion.features` by name, or from stage 06's ranking (affect.trai
 with `fusion.per_dimension` the top `fusion.top_k` by valence CCC and the top `top_k` by arousal
 CCC (their union), else the top `top_k` by P_VA; per modality with `fusion.per_modality`.
 Runs (same harness as stage 06, in `runs/`): `fusion/xattn` (the cross-modal attention network,
-affect.models.fusion), `fusion` (the fused model: per dimension, weights over `fusion/xattn` and
+affect.models.fusion), `fusion/xattn-narrow` (the same network on the top `fusion.narrow_k` sets
+only, where those are fewer: with few training videos, fewer inputs overfit less), `fusion` (the
+fused model: per dimension, weights over the attention networks and
 the stage-06 regressors of the fused sets, fitted on the selection set: the inner development set,
 or the validation split with `train.select=validation`; `fusion.stack`, affect.train.stacking),
 `baseline/early` (the sets concatenated, one GRU: the MuSe baseline's design) and `baseline/late`
@@ -37,6 +39,7 @@ from affect.stages.base import RunOptions, Stage, StageReport
 log = logging.getLogger(__name__)
 FUSION = "fusion"  # the fused model: a stack over the attention network and the fused sets' own regressors
 XATTN = "fusion/xattn"  # the cross-modal attention network (affect.models.fusion)
+NARROW = "fusion/xattn-narrow"  # the same network on fewer sets (fusion.narrow_k): a second stack candidate
 
 
 def describe_weights(names: list[str], weights) -> str:
@@ -48,10 +51,11 @@ def describe_weights(names: list[str], weights) -> str:
 class FusionStage(Stage):
     name = "fusion"
     number = 7
-    version = 6  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
+    version = 7  # 2: GRUs over time in the fusion model; 3: inner dev selection (train.select), counts, seeds
     # 4: sets chosen per dimension, `fusion` a stack over fusion/xattn and the sets' regressors
     # 5: each seed holds out its own group of training videos (train.dev_rotate); the stack on their union
     # 6: beyond 10 selection videos the stack holds out folds of videos, not each video (affect.train.stacking)
+    # 7: a second attention network on the top narrow_k sets (fusion/xattn-narrow), a stack candidate
     requires = ("align", "unimodal")
 
     def variant(self) -> str:
@@ -66,6 +70,17 @@ class FusionStage(Stage):
             return check_features(list(self.cfg.fusion.features), available)
         cfg = self.cfg.fusion
         return choose_sets(pd.read_csv(unimodal / "ranking.csv"), cfg.top_k, cfg.per_modality, cfg.per_dimension)
+
+    def narrow(self, unimodal, features: list[str]) -> list[str]:
+        """The sets of `fusion/xattn-narrow`: the top `fusion.narrow_k` (chosen as the top `top_k` are), or none
+        where `narrow_k` is 0, the sets are named by hand, or they would be the same sets as `features`."""
+        from affect.train.selection import choose_sets
+
+        cfg = self.cfg.fusion
+        if cfg.features or cfg.narrow_k <= 0:
+            return []
+        sets = choose_sets(pd.read_csv(unimodal / "ranking.csv"), cfg.narrow_k, cfg.per_modality, cfg.per_dimension)
+        return sets if set(sets) != set(features) else []
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         from affect.stages.base import InputError
@@ -100,24 +115,29 @@ class FusionStage(Stage):
             log.warning("fusion: %d seed(s) per fusion model but unimodal.seeds=%d: the late-fusion and best-single rows "
                         "are not ensembles of as many runs (set unimodal.seeds=%d)", cfg.seeds, uni_seeds, cfg.seeds)
         features = self.chosen(align, unimodal)
-        log.info("fusion of %s", ", ".join(features))
+        narrow = self.narrow(unimodal, features)
+        log.info("fusion of %s%s", ", ".join(features), f"; {NARROW} of {', '.join(narrow)}" if narrow else "")
         device = train_device(self.cfg.device)
-        jobs = [(XATTN, model_spec("fusion", features, align, tcfg, heads=cfg.heads,
-                                   modality_dropout=cfg.modality_dropout))]
+        jobs = [(XATTN, features, model_spec("fusion", features, align, tcfg, heads=cfg.heads,
+                                             modality_dropout=cfg.modality_dropout))]
+        if narrow:
+            jobs.append((NARROW, narrow, model_spec("fusion", narrow, align, tcfg, heads=cfg.heads,
+                                                    modality_dropout=cfg.modality_dropout)))
         if cfg.baselines:
-            jobs.append(("baseline/early", model_spec("temporal", features, align, tcfg, model="gru")))
+            jobs.append(("baseline/early", features, model_spec("temporal", features, align, tcfg, model="gru")))
         rows, runs, planned = [], out.path / "runs", {}
-        for name, spec in tqdm(jobs, desc="fusion", unit="model"):
+        for name, sets, spec in tqdm(jobs, desc="fusion", unit="model"):
             members = planned[name] = plan_members(name, align, tcfg, self.cfg.seed, cfg.seeds)
             records = {m.run: fit(runs / m.run, align, spec, tcfg, m.seed, device, name=m.run, split=m.split)
                        for m in members}
-            rows.append({"model": name, "features": "+".join(features), "members": len(members),
+            rows.append({"model": name, "features": "+".join(sets), "members": len(members),
                          "seeds": max(1, cfg.seeds), **score_members(runs, align, members, records, device),
                          **self._dev(selection_scores(runs, align, members, records, device)),
                          "selected_on": selected_on(members)})
         uni = list_runs(unimodal)
         late = plan_members("baseline/late", align, tcfg, self.cfg.seed, uni_seeds)  # the unimodal runs' own tags
-        rows.append(self._stack(out, align, planned[XATTN], late, uni, features, device))
+        networks = {name: planned[name] for name in (XATTN, NARROW) if name in planned}
+        rows.append(self._stack(out, align, networks, late, uni, features, device))
         untrained = sorted({f for f in features for m in late if f"unimodal/{f}{m.tag}" not in uni})
         if cfg.baselines and untrained:
             log.warning("no late-fusion baseline: no unimodal run for %s (see unimodal.features)", ", ".join(untrained))
@@ -143,10 +163,11 @@ class FusionStage(Stage):
         """The selection-set figure of a row (its P_VA), beside the validation figures."""
         return {"dev_p_va": scores["p_va"]}
 
-    def _stack(self, out: StageDir, align, xattn: list, late: list, uni: dict, features: list[str],
+    def _stack(self, out: StageDir, align, networks: dict[str, list], late: list, uni: dict, features: list[str],
                device: str) -> dict:
         """The fused model `fusion`: per split (one, or one per fold with cv) a stack over the
-        cross-modal attention runs and the unimodal runs of the fused sets, its per-dimension
+        cross-modal attention runs (``networks``: `fusion/xattn` first, then `fusion/xattn-narrow` where
+        it was trained) and the unimodal runs of the fused sets, its per-dimension
         weights fitted on the split's selection clips (affect.train.stacking; each of those clips
         scored with weights fitted without its video), so the validation split stays untouched.
         The selection clips are every clip of the inner development sets that each candidate has a
@@ -166,8 +187,8 @@ class FusionStage(Stage):
         members, described, tried = [], [], {mode: {} for mode in MODES}
         for m in plan_members(FUSION, align, cfg.train, self.cfg.seed):  # one per split (fold)
             run_dir = runs / m.run
-            same = [x for x in xattn if x.split.validation == m.split.validation]
-            candidates = {XATTN: [runs / x.run for x in same]}
+            candidates = {name: [runs / x.run for x in nets if x.split.validation == m.split.validation]
+                          for name, nets in networks.items()}
             found = {f: [uni[r] for r in (f"unimodal/{f}{u.tag}" for u in late if u.split.validation == m.split.validation)
                          if r in uni] for f in features}
             absent = [f for f, dirs in found.items() if not dirs]

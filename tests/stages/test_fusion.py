@@ -72,6 +72,36 @@ def test_fusion_stack_fits_on_the_dev_set(tmp_path, aligned_done):
     assert results.loc["fusion", "selected_on"] == "dev"
 
 
+def test_a_narrow_attention_network_on_the_top_sets_is_a_stack_candidate(tmp_path, aligned_done):
+    """With fusion.narrow_k below top_k, a second attention network trains on the top narrow_k sets (here the
+    best set on valence and the best on arousal, leaving out the noise) and the stack weighs it beside
+    fusion/xattn and the unimodal regressors."""
+    from affect.stages.fusion import FusionStage
+    from affect.train.runs import list_runs
+
+    uni = run_unimodal(tmp_path, aligned_done)
+    cfg = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=3", "fusion.narrow_k=1",
+                                 "fusion.per_modality=false", "fusion.baselines=false", *(f"fusion.train.{t}" for t in TRAIN)])
+    stage = on_fake_upstream(FusionStage, cfg, {"align": aligned_done, "unimodal": uni.output.path}, "f" * 64)
+    assert stage.run(RunOptions()).status == "ran"
+    results = pd.read_csv(stage.output.path / "results.csv").set_index("model")
+    assert set(results.loc["fusion/xattn", "features"].split("+")) == {"face", "voice", "noise"}
+    assert set(results.loc["fusion/xattn-narrow", "features"].split("+")) == {"face", "voice"}
+    narrow = read_run_json(list_runs(stage.output.path)["fusion/xattn-narrow"])
+    assert set(narrow["spec"]["features"]) == {"face", "voice"}
+    stack = read_run_json(list_runs(stage.output.path)["fusion"])
+    names = [c["name"] for c in stack["candidates"]]
+    assert names[:2] == ["fusion/xattn", "fusion/xattn-narrow"]
+    assert sorted(names[2:]) == ["unimodal/face", "unimodal/noise", "unimodal/voice"]
+    assert np.asarray(stack["weights"]).shape == (2, 5)
+    # narrow_k=0, or a narrow_k giving the same sets, trains no second network
+    for k in (0, 3):
+        off = load_config(overrides=[f"cache_root={tmp_path / 'cache'}", "device=cpu", "fusion.top_k=3",
+                                     "fusion.per_modality=false",
+                                     f"fusion.narrow_k={k}", *(f"fusion.train.{t}" for t in TRAIN)])
+        assert FusionStage(off).narrow(uni.output.path, ["face", "noise", "voice"]) == []
+
+
 def test_seeds_hold_out_other_videos_and_the_stack_fits_on_all_of_them(tmp_path, aligned_done):
     """Cross-fitting (train.dev_rotate): each seed holds out its own training video, the stack fits on every
     clip some seed held out, and a dev clip's candidate is the seed that held it out, never one fitted on it."""
