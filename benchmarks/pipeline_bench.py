@@ -85,6 +85,7 @@ def run_layout(cues: str, args: argparse.Namespace) -> dict | None:
     results = pd.read_csv(dirs["fusion"] / "results.csv").set_index("model")
     return {"cues": cues, "table": table, "stacking": stacking, "conv": conv, "seconds": time.perf_counter() - start,
             "features": results.loc["fusion", "features"], "weights": results.loc["fusion"].get("stack", ""),
+            "narrow": results.loc["fusion/xattn-narrow", "features"] if "fusion/xattn-narrow" in results.index else "",
             "rates": {m: windows_per_s(dirs["fusion"], m) for m in ("fusion/xattn", "baseline/early")}}
 
 
@@ -100,14 +101,17 @@ def print_layout(res: dict) -> dict:
     best_v, best_a = single["ccc_valence"].idxmax(), single["ccc_arousal"].idxmax()
     lines = [f"\n### cues: {res['cues']}\n",
              f"validation: {int(t.loc['fusion', 'clips'])} clips, {int(t.loc['fusion', 'valid_frames'])} valid frames; "
-             f"fused sets {res['features'].replace('+', ', ')}; {res['seconds']:.0f} s\n",
+             f"fused sets {res['features'].replace('+', ', ')}"
+             + (f" (fusion/xattn-narrow: {res['narrow'].replace('+', ', ')})" if res["narrow"] else "")
+             + f"; {res['seconds']:.0f} s\n",
              "| model | CCC V | CCC A | P_VA | / ceiling |", "|---|---|---|---|---|",
              f"| {CEILING} | {t.loc[CEILING, 'ccc_valence']:.4f} | {t.loc[CEILING, 'ccc_arousal']:.4f} | "
              f"{ceiling:.4f} | 1.000 |",
              row(f"best single on valence: {best_v}", t.loc[best_v], ceiling),
              row(f"best single on arousal: {best_a}", t.loc[best_a], ceiling)]
-    for model in ("baseline/early", "baseline/late", "fusion/xattn", "fusion"):
-        lines.append(row(model, t.loc[model], ceiling))
+    for model in ("baseline/early", "baseline/late", "fusion/xattn", "fusion/xattn-narrow", "fusion"):
+        if model in t.index:
+            lines.append(row(model, t.loc[model], ceiling))
     if res["conv"] is not None:
         lines += [row(f"{m}, audio by learned strided conv", res["conv"].loc[m], ceiling)
                   for m in ("fusion/xattn", "fusion", "baseline/early")]
