@@ -80,7 +80,7 @@ class FusionConfig:
     narrow_k: int = 1  # with features empty: also train the attention network on the top narrow_k sets (chosen as top_k's), fusion/xattn-narrow, a candidate of the stack beside fusion/xattn; 0 = off (and none where they are top_k's sets)
     per_modality: bool = True  # top_k counts per modality: the k best visual and the k best speech sets
     per_dimension: bool = True  # fuse the top_k by valence CCC and the top_k by arousal CCC (union), not the top_k by P_VA
-    stack: str = "auto"  # the fused model, per dimension: auto (of the four below, the one that predicts best each selection video held out) | pair (mean of fusion/xattn and the best set's own regressor) | blend (CCC-best weights over fusion/xattn and the sets' regressors) | pick (the best of them) | off (fusion/xattn alone)
+    stack: str = "auto"  # the fused model, per dimension: auto (of the four below, the one that predicts best each selection video held out) | pair (mean of fusion/xattn and the best other candidate: fusion/xattn-narrow or a set's own regressor) | blend (CCC-best weights over the attention networks and the sets' regressors) | pick (the best of them) | off (fusion/xattn alone)
     heads: int = 4  # attention heads
     modality_dropout: float = 0.2  # training: probability of hiding one whole modality of a window
     baselines: bool = True  # also train early concatenation + GRU, and score late fusion (unimodal average)

@@ -1,8 +1,8 @@
 """Stacking: per dimension, the weights that combine candidate models' predictions into one.
 
-Stage 07's fused model is a stack over its candidates (the cross-modal attention network and
-the unimodal regressors of the sets it fuses), fitted on the selection split, one weight vector
-per dimension:
+Stage 07's fused model is a stack over its candidates (the cross-modal attention network, the
+same network on fewer sets where it was trained, and the unimodal regressors of the sets it
+fuses), fitted on the selection split, one weight vector per dimension:
 
     pair    the mean of the first candidate (the attention network) and the other candidate with
             the best CCC on that dimension (0.5 each): one discrete choice per dimension, so
