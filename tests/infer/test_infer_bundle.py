@@ -58,7 +58,7 @@ def test_infer_reproduces_stage_08_and_the_bundle_loads_weights_only(trained, tm
     # own regressors: the bundle holds every one of those runs and the stack's weights
     members = [m["run"] for m in info["members"]]
     assert info["model"] == "fusion" and {"fusion/xattn@seed0", "fusion/xattn@seed1"} <= set(members)
-    assert all(r.startswith(("fusion/xattn@", "unimodal/")) for r in members), members
+    assert all(r.startswith(("fusion/xattn@", "fusion/xattn-narrow@", "unimodal/")) for r in members), members
     (stack,) = info["stacks"]
     assert stack["run"] == "fusion" and np.asarray(stack["weights"]).shape == (2, len(stack["candidates"]))
     assert {r for c in stack["candidates"] for r in c["runs"]} == set(members)
