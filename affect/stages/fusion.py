@@ -37,7 +37,7 @@ from affect.cache.atomic import write_json
 from affect.stages.base import RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
-FUSION = "fusion"  # the fused model: a stack over the attention network and the fused sets' own regressors
+FUSION = "fusion"  # the fused model: a stack over the attention networks and the fused sets' own regressors
 XATTN = "fusion/xattn"  # the cross-modal attention network (affect.models.fusion)
 NARROW = "fusion/xattn-narrow"  # the same network on fewer sets (fusion.narrow_k): a second stack candidate
 
@@ -118,11 +118,10 @@ class FusionStage(Stage):
         narrow = self.narrow(unimodal, features)
         log.info("fusion of %s%s", ", ".join(features), f"; {NARROW} of {', '.join(narrow)}" if narrow else "")
         device = train_device(self.cfg.device)
-        jobs = [(XATTN, features, model_spec("fusion", features, align, tcfg, heads=cfg.heads,
-                                             modality_dropout=cfg.modality_dropout))]
-        if narrow:
-            jobs.append((NARROW, narrow, model_spec("fusion", narrow, align, tcfg, heads=cfg.heads,
-                                                    modality_dropout=cfg.modality_dropout)))
+        def attention(sets: list[str]) -> dict:
+            return model_spec("fusion", sets, align, tcfg, heads=cfg.heads, modality_dropout=cfg.modality_dropout)
+
+        jobs = [(XATTN, features, attention(features))] + ([(NARROW, narrow, attention(narrow))] if narrow else [])
         if cfg.baselines:
             jobs.append(("baseline/early", features, model_spec("temporal", features, align, tcfg, model="gru")))
         rows, runs, planned = [], out.path / "runs", {}
