@@ -61,25 +61,28 @@ class FusionStage(Stage):
     def variant(self) -> str:
         return "xattn"
 
+    def _top(self, unimodal, k: int) -> list[str]:
+        """The top ``k`` sets of stage 06's ranking, chosen per `fusion.per_modality` and `fusion.per_dimension`."""
+        from affect.train.selection import choose_sets
+
+        cfg = self.cfg.fusion
+        return choose_sets(pd.read_csv(unimodal / "ranking.csv"), k, cfg.per_modality, cfg.per_dimension)
+
     def chosen(self, align, unimodal) -> list[str]:
         from affect.train.aligned import check_features, read_features
-        from affect.train.selection import choose_sets
 
         available = read_features(align)
         if self.cfg.fusion.features:
             return check_features(list(self.cfg.fusion.features), available)
-        cfg = self.cfg.fusion
-        return choose_sets(pd.read_csv(unimodal / "ranking.csv"), cfg.top_k, cfg.per_modality, cfg.per_dimension)
+        return self._top(unimodal, self.cfg.fusion.top_k)
 
     def narrow(self, unimodal, features: list[str]) -> list[str]:
         """The sets of `fusion/xattn-narrow`: the top `fusion.narrow_k` (chosen as the top `top_k` are), or none
         where `narrow_k` is 0, the sets are named by hand, or they would be the same sets as `features`."""
-        from affect.train.selection import choose_sets
-
         cfg = self.cfg.fusion
         if cfg.features or cfg.narrow_k <= 0:
             return []
-        sets = choose_sets(pd.read_csv(unimodal / "ranking.csv"), cfg.narrow_k, cfg.per_modality, cfg.per_dimension)
+        sets = self._top(unimodal, cfg.narrow_k)
         return sets if set(sets) != set(features) else []
 
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
@@ -118,6 +121,7 @@ class FusionStage(Stage):
         narrow = self.narrow(unimodal, features)
         log.info("fusion of %s%s", ", ".join(features), f"; {NARROW} of {', '.join(narrow)}" if narrow else "")
         device = train_device(self.cfg.device)
+
         def attention(sets: list[str]) -> dict:
             return model_spec("fusion", sets, align, tcfg, heads=cfg.heads, modality_dropout=cfg.modality_dropout)
 
