@@ -86,8 +86,12 @@ def _ranges(mask: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np.random.Generator,
+def clip_series(vp: VideoPlan, cp: ClipPlan, rng: np.random.Generator, shape_rng: np.random.Generator,
             cues: str = DEFAULT) -> ClipData:
+    """One clip's latent, labels and cue series, drawn from ``rng`` (and ``shape_rng`` for the shape cues).
+
+    It is the first consumer of its video's streams, clip after clip, so replaying it with the
+    same seeds gives the same series without rendering (affect/synth/replay.py)."""
     fps = float(vp.fps)
     n_video = vp.frames
     n_label = n_video + cp.count_diff if cp.count_diff is not None else None
@@ -272,7 +276,7 @@ def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: i
     for vp in tqdm(plans, desc="synth", unit="video"):
         rng = np.random.default_rng([seed, 1, vp.index])
         shape_rng = np.random.default_rng([seed, 2, vp.index])
-        data = [_series(vp, cp, rng, shape_rng, cues) for cp in vp.clips]
+        data = [clip_series(vp, cp, rng, shape_rng, cues) for cp in vp.clips]
         for d in data:
             p = d.plan.person
             tweak = rng.uniform(0.98, 1.02, 3)

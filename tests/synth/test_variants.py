@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from affect.synth.corpus import CUE_NOISE, _series
+from affect.synth.corpus import CUE_NOISE, clip_series
 from affect.synth.plan import plan_corpus
 from affect.synth.variants import LAYOUTS, cue_layout
 
 
 def series(cues: str):
     vp = plan_corpus(3, 60.0, 7)[1]
-    return _series(vp, vp.clips[0], np.random.default_rng([7, 1, 1]), np.random.default_rng([7, 2, 1]), cues)
+    return clip_series(vp, vp.clips[0], np.random.default_rng([7, 1, 1]), np.random.default_rng([7, 2, 1]), cues)
 
 
 def test_every_layout_keeps_latent_and_labels_and_moves_only_its_cues():
