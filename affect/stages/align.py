@@ -185,9 +185,15 @@ class AlignStage(ClipStage):
             if series.dim != src["dim"]:
                 raise ClipError(path, f"dim {series.dim}, backbones.json says {src['dim']}")
             try:
-                check_coverage(series, frames / fps, name_of, name)
+                has_rows = check_coverage(series, frames / fps, name_of, name)
             except ValueError as e:
                 raise ClipError(path, str(e)) from None
+            if not has_rows:
+                log.warning("%s: %s has no rows (the clip lasts %.2f s, shorter than its window): masked",
+                            name_of, name, frames / fps)
+                feats[name] = empty_feature(steps, src["dim"], k)
+                summary[f"{name}_valid"] = 0.0
+                continue
             extra = speech if src["modality"] == "speech" else None
             feats[name] = align_series(series, grid, steps, k, extra)
             summary[f"{name}_valid"] = round(float(feats[name].mask.mean()), 4)

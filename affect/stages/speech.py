@@ -145,5 +145,5 @@ class SpeechStage(ShardedClipStage):
         shapes = {}
         for name in self.feature_names():
             with np.load(out / f"{name}.npz") as z:
-                shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean():.0%} valid)"
+                shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean() if z['mask'].size else 0:.0%} valid)"
         return shapes

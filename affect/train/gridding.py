@@ -61,15 +61,23 @@ def empty_feature(steps: int, dim: int, substeps: int = 0) -> AlignedFeature:
     return f
 
 
-def check_coverage(series: Series, duration: float, clip: str, name: str, tolerance: float = 1.0) -> None:
-    """ValueError when a series' times do not match the clip's duration (wrong clip, wrong length)."""
-    if len(series.times) == 0:
-        raise ValueError(f"clip {clip!r}, feature set {name!r}: empty series")
-    first, last = float(np.min(series.times)), float(np.max(series.times))
+def check_coverage(series: Series, duration: float, clip: str, name: str, tolerance: float = 1.0) -> bool:
+    """ValueError when a series' times do not match the clip's duration (wrong clip, wrong length).
+
+    True when the series has rows to align. False when it has none and the clip is shorter than
+    the slack allowed at its end (a clip of a few frames, shorter than an encoder's window): the
+    set is then all masked for that clip, as for a clip without audio.
+    """
     slack = tolerance + 0.05 * duration
+    if len(series.times) == 0:
+        if duration <= slack + 1.0:
+            return False
+        raise ValueError(f"clip {clip!r}, feature set {name!r}: no rows for a clip of {duration:.2f} s")
+    first, last = float(np.min(series.times)), float(np.max(series.times))
     if first < -slack or last > duration + slack or last < duration - slack - 1.0:
         raise ValueError(f"clip {clip!r}, feature set {name!r}: rows span {first:.2f}-{last:.2f} s but the clip "
                          f"lasts {duration:.2f} s (features of another clip, or a truncated series?)")
     valid = np.asarray(series.mask, bool)
     if not np.isfinite(series.values[valid]).all():
         raise ValueError(f"clip {clip!r}, feature set {name!r}: NaN/inf in valid rows")
+    return True

@@ -46,6 +46,14 @@ def test_coverage_errors_name_clip_and_feature():
         check_coverage(bad, 5.0, "c1", "f")
 
 
+def test_no_rows_masks_a_clip_shorter_than_the_window_and_fails_a_long_one():
+    none = Series(np.zeros((0, 2)), np.zeros(0), np.zeros(0, bool))
+    assert check_coverage(none, 0.04, "c1", "f") is False  # one frame: eGeMAPS frames nothing
+    assert check_coverage(Series(np.zeros((3, 2)), np.arange(3) * 0.5, np.ones(3, bool)), 1.0, "c1", "f") is True
+    with pytest.raises(ValueError, match="clip 'c1', feature set 'f': no rows for a clip of 5.00 s"):
+        check_coverage(none, 5.0, "c1", "f")
+
+
 def test_load_clip_memory_maps(aligned):
     c = load_clip(aligned, "c00")
     assert isinstance(c.features["face"].values, np.memmap) and c.labels.shape == (96, 2)
