@@ -98,6 +98,20 @@ def frame_times(n_frames: int, fps: float) -> np.ndarray:
     return (np.arange(n_frames, dtype=np.float64) + 0.5) / fps
 
 
+def frame_centres(frame_starts: npt.ArrayLike, fps: float, n_frames: int) -> np.ndarray:
+    """Real centres of frames 0..n_frames-1 whose presentation times are ``frame_starts`` (s from the
+    first frame, sorted), float64 [n_frames]: each frame lasts until the next one starts, the last
+    one ``1 / fps``; frames past the last start (a label file longer than the video) follow it at
+    ``1 / fps`` each. For a constant-rate video it equals `frame_times`."""
+    _check_fps(fps)
+    starts = np.asarray(frame_starts, dtype=np.float64)
+    if starts.size < n_frames:
+        last = starts[-1] if starts.size else -1.0 / fps
+        starts = np.append(starts, last + np.arange(1, n_frames - starts.size + 1) / fps)
+    ends = np.append(starts[1:], starts[-1] + 1.0 / fps) if starts.size else starts
+    return ((starts + ends) / 2.0)[:n_frames]
+
+
 def to_frame_clock(times: npt.ArrayLike, frame_starts: npt.ArrayLike, fps: float) -> np.ndarray:
     """Real times (s from the first frame) on the frames' index clock, float64.
 

@@ -191,3 +191,13 @@ def test_float16_features():
     k = np.floor(t / 0.25 + 1e-9).astype(int)
     ref = np.stack([v[k == s].astype(np.float64).mean(axis=0) for s in range(8)])
     np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_frame_centres_follow_real_times_and_the_frame_count():
+    from affect.timegrid import frame_centres
+
+    starts = np.array([0.0, 0.04, 0.08, 0.2, 0.4])  # 25 fps, then slower
+    np.testing.assert_allclose(frame_centres(starts, 10.0, 5), [0.02, 0.06, 0.14, 0.3, 0.45])
+    np.testing.assert_allclose(frame_centres(starts, 10.0, 3), [0.02, 0.06, 0.14])  # fewer label lines than frames
+    np.testing.assert_allclose(frame_centres(starts, 10.0, 7)[4:], [0.45, 0.55, 0.65])  # more: 1 / fps each
+    np.testing.assert_allclose(frame_centres(np.arange(6) / 25, 25.0, 6), frame_times(6, 25.0))

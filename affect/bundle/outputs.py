@@ -1,8 +1,9 @@
 """What `affect infer` writes per video: the frame table, a plot of the VA trace, and the summary table.
 
 `<name>.csv`: ``frame,time_s,valence,arousal,face`` (one row per decoded frame, frame 1-based,
-time_s the frame's centre, face 1 where stage 01 found the person's face, else 0: a frame
-without a face still gets a prediction, from the voice and the context of the window).
+time_s the frame's centre, in real time where the frame rate varies, face 1 where stage 01 found
+the person's face, else 0: a frame without a face still gets a prediction, from the voice and the
+context of the window).
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ SUMMARY_COLUMNS = ("video", "name", "side", "status", "frames", "fps", "duration
                    "valence_mean", "arousal_mean", "seconds", "note")
 
 
-def video_table(values: np.ndarray, fps: float, face: np.ndarray) -> pd.DataFrame:
-    table = frame_table(values, fps)
+def video_table(values: np.ndarray, fps: float, face: np.ndarray, centres: np.ndarray | None = None) -> pd.DataFrame:
+    table = frame_table(values, fps, centres=centres)
     table["face"] = np.asarray(face, dtype=bool).astype(np.int8)
     return table
 

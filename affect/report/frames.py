@@ -54,14 +54,19 @@ def to_video_frames(clip: str, values: npt.ArrayLike, grid: Grid, frames: int, f
 PRESENCE_COLUMNS = ("face", "speech")  # 1 = a face crop / detected speech at this frame, 0 = none (still predicted)
 
 
-def frame_table(values: npt.ArrayLike, fps: float, presence: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+def frame_table(values: npt.ArrayLike, fps: float, presence: dict[str, np.ndarray] | None = None,
+                centres: npt.ArrayLike | None = None) -> pd.DataFrame:
     """``frame,time_s,valence,arousal[,face,speech]``: one row per frame, frame = 1-based image number,
-    time_s = the frame's centre; `presence` adds 0/1 columns (``face``, ``speech``), one value per frame."""
+    time_s = the frame's centre, ``(frame - 0.5) / fps``, or ``centres`` (real times, s from the first
+    frame) for a video whose frame rate varies; `presence` adds 0/1 columns (``face``, ``speech``)."""
     v = np.asarray(values, dtype=np.float32)
     n = v.shape[0]
+    t = frame_times(n, fps) if centres is None else np.asarray(centres, np.float64)
+    if t.shape != (n,):
+        raise ValueError(f"frame centres: {t.shape[0]} times for {n} frames")
     table = pd.DataFrame({
         "frame": np.arange(1, n + 1),
-        "time_s": np.round(frame_times(n, fps), 6),
+        "time_s": np.round(t, 6),
         "valence": v[:, 0],
         "arousal": v[:, 1],
     }, columns=list(FRAME_COLUMNS))
@@ -74,10 +79,12 @@ def frame_table(values: npt.ArrayLike, fps: float, presence: dict[str, np.ndarra
     return table
 
 
-def speech_at_frames(activity: np.ndarray, times: np.ndarray, valid: np.ndarray, frames: int, fps: float) -> np.ndarray:
-    """Speech activity (a 0/1 series at `times`, window centres) at each video frame's centre: the nearest
-    window's value, 0 where that window has no real audio or the frame lies beyond the series."""
-    centres = frame_times(frames, fps)
+def speech_at_frames(activity: np.ndarray, times: np.ndarray, valid: np.ndarray, frames: int, fps: float,
+                     centres: np.ndarray | None = None) -> np.ndarray:
+    """Speech activity (a 0/1 series at `times`, window centres) at each video frame's centre (``centres``,
+    real times, where the frame rate varies): the nearest window's value, 0 where that window has no real
+    audio or the frame lies beyond the series."""
+    centres = frame_times(frames, fps) if centres is None else np.asarray(centres, np.float64)
     if len(times) == 0:
         return np.zeros(frames, bool)
     step = float(times[1] - times[0]) if len(times) > 1 else 1.0

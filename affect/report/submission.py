@@ -19,10 +19,11 @@ SUBMISSION_COLUMNS = ("image_location", "valence", "arousal")
 FLOAT_FORMAT = "%.6f"
 
 
-def write_clip_csv(path: Path, values: np.ndarray, fps: float, presence: dict[str, np.ndarray] | None = None) -> None:
+def write_clip_csv(path: Path, values: np.ndarray, fps: float, presence: dict[str, np.ndarray] | None = None,
+                   centres: np.ndarray | None = None) -> None:
     """``frame,time_s,valence,arousal[,face,speech]``, one row per frame (see `frame_table`)."""
     with atomic.atomic_path(path) as tmp:
-        frame_table(values, fps, presence).to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
+        frame_table(values, fps, presence, centres).to_csv(tmp, index=False, float_format=FLOAT_FORMAT)
 
 
 def read_clip_csv(path: Path) -> np.ndarray:

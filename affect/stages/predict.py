@@ -50,8 +50,9 @@ TRAINING_STAGES = ("unimodal", "fusion")
 class PredictStage(Stage):
     name = "predict"
     number = 8
-    version = 5  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
-    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv; 5: face/speech columns
+    version = 6  # 2: heldout.npz; 3: no in-sample validation, smoothing chosen on the inner development set
+    # 4: complete test submissions (stage-00 rejects, predict.missing), filled.csv; 5: face/speech columns;
+    # 6: time_s (and the speech column) at real frame centres where the frame rate varies
     requires = ("prepare", "align", *TRAINING_STAGES)
 
     def backend(self) -> RunsBackend:
@@ -184,7 +185,9 @@ class PredictStage(Stage):
                                                     self.cfg.predict.smooth_kind))
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
-            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip], self.presence(clip, frames[clip], fps[clip]))
+            centres = self.centres(clip, frames[clip], fps[clip])
+            write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip],
+                           self.presence(clip, frames[clip], fps[clip], centres), centres)
         open_gaps, filled = [], []
         for split in self.cfg.predict.splits:
             order = list(clips.loc[clips["split"] == split, "clip"])
@@ -240,10 +243,20 @@ class PredictStage(Stage):
                 errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
         return checked, errors
 
-    def presence(self, clip: str, frames: int, fps: float) -> dict[str, np.ndarray]:
-        """Per video frame: a face crop there (stage 01's `found`), speech at its centre (stage 03's activity).
-        Both stages are upstream of stage 05, so they are in this stage's fingerprint already. A column whose
-        source cannot be read is left out of the clip's CSV (logged)."""
+    def centres(self, clip: str, frames: int, fps: float) -> np.ndarray | None:
+        """Real frame centres (s from the first frame) of a clip whose frame rate varies (stage 00's
+        `frame_times/<clip>.npy`); None for a constant rate, whose centres are (i + 0.5) / fps."""
+        from affect.data.manifest import frame_times_path
+        from affect.timegrid import frame_centres
+
+        path = frame_times_path(self.upstream_output("prepare").path, clip)
+        return frame_centres(np.load(path), fps, frames) if path.is_file() else None
+
+    def presence(self, clip: str, frames: int, fps: float, centres: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per video frame: a face crop there (stage 01's `found`), speech at its centre (stage 03's activity;
+        ``centres``: real frame centres where the rate varies). Both stages are upstream of stage 05, so they
+        are in this stage's fingerprint already. A column whose source cannot be read is left out of the
+        clip's CSV (logged)."""
         from affect.audio.store import load_speech_mask
 
         faces, audio = self.presence_sources
@@ -255,7 +268,7 @@ class PredictStage(Stage):
                 out["face"] = np.pad(found, (0, frames - len(found)))
             if audio is not None:
                 activity = load_speech_mask(audio, clip)
-                out["speech"] = speech_at_frames(activity.values, activity.times, activity.mask, frames, fps)
+                out["speech"] = speech_at_frames(activity.values, activity.times, activity.mask, frames, fps, centres)
         except (OSError, KeyError, ValueError) as e:
             log.warning("predict: %s: face/speech columns incomplete (%s)", clip, e)
         return out

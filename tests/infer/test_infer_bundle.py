@@ -101,6 +101,19 @@ def _without_audio(src, dst):
     return dst
 
 
+def _variable_rate(src, dst):
+    """The video re-timed: frames 0-19 every 0.04 s, then every 0.08 s; no audio."""
+    import subprocess
+
+    from tests.data.clock_media import ffmpeg
+
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-i", str(src), "-an",
+                    "-vf", "setpts='if(lt(N,20),N*0.04,0.8+(N-20)*0.08)/TB'", "-fps_mode", "passthrough",
+                    "-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p", str(dst)], check=True)
+    with av.open(str(dst)) as f:
+        return np.array([float(fr.pts * fr.time_base) for fr in f.decode(video=0)])
+
+
 def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, caplog, monkeypatch):
     import dataclasses
 
@@ -119,15 +132,21 @@ def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, 
     shutil.copy(video, folder / "good.mp4")
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     _without_audio(video, folder / "nested" / "silent interview.mp4")
+    starts = _variable_rate(video, folder / "variable.mp4")
     out = tmp_path / "out"
     caplog.set_level(logging.INFO)
     rc = main(["infer", str(trained["bundle"]), str(folder), "--out", str(out), "--render",  # a cache of its own:
                "--cache-root", str(tmp_path / "cache"), "--device", "cpu"])  # both videos run every stage
     assert rc == 1  # one video failed
-    assert built and len(built) == len(set(built)), built  # two videos predicted, each backbone built once
+    assert built and len(built) == len(set(built)), built  # three videos predicted, each backbone built once
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "broken.mp4" in errors[0].getMessage(), [r.getMessage() for r in errors]
-    assert sorted(p.name for p in out.glob("*.csv")) == ["good.csv", "silent interview.csv", "summary.csv"]
+    assert sorted(p.name for p in out.glob("*.csv")) == ["good.csv", "silent interview.csv", "summary.csv",
+                                                         "variable.csv"]
+    times = pd.read_csv(out / "variable.csv")["time_s"].to_numpy()  # real frame centres, not (i + 0.5) / fps
+    gaps = np.diff(starts)
+    assert len(times) == len(starts) and np.allclose(gaps[:19], 0.04, atol=1e-3) and np.allclose(gaps[20:], 0.08, atol=1e-3)
+    np.testing.assert_allclose(times[:-1], (starts[:-1] + starts[1:]) / 2 - starts[0], atol=1e-3)
     summary = pd.read_csv(out / "summary.csv").set_index("name")
     assert summary.loc["broken", "status"] == "failed" and "broken.mp4" in summary.loc["broken", "note"]
     assert summary.loc["silent interview", "status"] == "ok" and "no audio" in summary.loc["silent interview", "note"]

@@ -149,13 +149,23 @@ class InferenceModel:
         corpus.cpu["predict"] = time.process_time() - cpu
         faces = align.upstream("faces")
         face = self._face(faces, corpus.clip)
-        result = VideoResult(path, side, video_table(pred.final, fps, face), fps, bool(row["has_audio"]), corpus,
+        table = video_table(pred.final, fps, face, self._centres(align, corpus.clip, frames, fps))
+        result = VideoResult(path, side, table, fps, bool(row["has_audio"]), corpus,
                              faces.output.clip_dir(corpus.clip) / "faces.npz", dict(corpus.timings),
                              dict(corpus.cpu))
         if not result.has_audio and self.sets("speech"):
             result.notes.append("no audio track: the voice's feature sets are masked, predictions from the face")
             log.warning("%s: %s", path, result.notes[-1])
         return result
+
+    @staticmethod
+    def _centres(align: Stage, clip: str, frames: int, fps: float) -> np.ndarray | None:
+        """Real frame centres where the video's frame rate varies (stage 00's frame times), else None."""
+        from affect.data.manifest import frame_times_path
+        from affect.timegrid import frame_centres
+
+        path = frame_times_path(align.upstream_output("prepare").path, clip)
+        return frame_centres(np.load(path), fps, frames) if path.is_file() else None
 
     def predict_video(self, path: str | Path, side: str | None = None) -> pd.DataFrame:
         """Per frame: frame (1-based), time_s, valence, arousal (smoothed as the bundle says), face (0/1)."""
