@@ -150,6 +150,8 @@ def test_a_folder_with_a_corrupt_video_and_one_without_audio(trained, tmp_path, 
     summary = pd.read_csv(out / "summary.csv").set_index("name")
     assert summary.loc["broken", "status"] == "failed" and "broken.mp4" in summary.loc["broken", "note"]
     assert summary.loc["silent interview", "status"] == "ok" and "no audio" in summary.loc["silent interview", "note"]
+    fps = summary.loc["variable", "fps"]
+    assert abs(summary.loc["variable", "duration_s"] - (starts[-1] - starts[0] + 1 / fps)) < 1e-3
     good = pd.read_csv(out / "good.csv")
     np.testing.assert_allclose(good[["valence", "arousal"]].to_numpy(), expected, atol=1e-5, rtol=0)
     with av.open(str(out / "good.mp4")) as f:

@@ -52,7 +52,10 @@ class VideoResult:
 
     @property
     def duration(self) -> float:
-        return self.frames / self.fps if self.fps > 0 else 0.0
+        """Seconds from the first frame to the end of the last (its centre + half a period of the mean rate)."""
+        if self.fps <= 0 or not self.frames:
+            return 0.0
+        return float(self.table["time_s"].iloc[-1]) + 0.5 / self.fps
 
 
 class InferenceModel:
