@@ -128,9 +128,14 @@ def denoise(wave: np.ndarray, rate: int, mode: str = "stationary", prop_decrease
     return out
 
 
+GATE_FFT = 1024  # noisereduce's STFT window (samples): a shorter wave has no frame to gate
+
+
 def _gate(x: np.ndarray, rate: int, mode: str, params: DenoiseParams) -> np.ndarray:
     import noisereduce
 
+    if len(x) <= GATE_FFT:  # a clip of a frame or two: nothing to estimate the noise from, kept as it is
+        return np.asarray(x, np.float32)
     y = noisereduce.reduce_noise(y=x, sr=rate, stationary=mode == "stationary", prop_decrease=params.prop_decrease,
                                  n_std_thresh_stationary=params.n_std, freq_mask_smooth_hz=params.freq_smooth_hz or None,
                                  n_jobs=1, use_tqdm=False)

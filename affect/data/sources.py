@@ -5,6 +5,7 @@ a list of problems (bad rows, missing files) that the caller records and skips.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,22 @@ def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[P
             crops = root / cfg.cropped_dir / clip
             sources.append(ClipSource(clip, video_path.stem, video_path, root / labels if labels else None,
                                       side, split, crops if crops.is_dir() else None))
-    return sources, problems
+    return _distinct_videos(sources, root), problems
+
+
+def _distinct_videos(sources: list[ClipSource], root: Path) -> list[ClipSource]:
+    """One video id per video file: files that share a name (`a/take1.mp4`, `b/take1.mp4`, `x.mkv` and
+    `x.mov`) get their name plus a hash of their path, so that neither audio, features nor folds are shared."""
+    files: dict[str, set[Path]] = {}
+    for s in sources:
+        files.setdefault(s.video, set()).add(s.video_path.resolve())
+    base = root.resolve()
+    for s in sources:
+        if len(files[s.video]) > 1:
+            path = s.video_path.resolve()
+            where = path.relative_to(base) if path.is_relative_to(base) else path
+            s.video = f"{s.video}-{hashlib.sha1(where.as_posix().encode()).hexdigest()[:6]}"
+    return sources
 
 
 def missing_test_list(root: Path, cfg: CorpusConfig) -> Path | None:

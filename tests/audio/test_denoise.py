@@ -53,3 +53,11 @@ def test_none_and_bad_arguments(noisy_voice):
         denoise(noisy_voice.noisy, 16000, mode="spectral")
     with pytest.raises(ValueError, match="prop_decrease"):
         denoise(noisy_voice.noisy, 16000, prop_decrease=1.5)
+
+
+@pytest.mark.parametrize("mode", ["stationary", "nonstationary", "rnnoise", "deepfilternet"])
+def test_a_wave_of_one_video_frame_is_kept(noisy_voice, mode):
+    """A one-frame clip's audio (40 ms: shorter than noisereduce's 1,024-sample window) is returned, not an error."""
+    for n in (640, 1024, 1100):
+        out = denoise(noisy_voice.noisy[8000:8000 + n], 16000, mode=mode)
+        assert out.shape == (n,) and np.isfinite(out).all()

@@ -103,6 +103,19 @@ def test_generic_csv_layout(tmp_path, make_video, make_labels):
     assert errors["file"].tolist() == [f"{root / 'list.csv'}:4"] and "side" in errors["error"][0]
 
 
+def test_csv_videos_that_share_a_file_name_stay_distinct(tmp_path, make_video):
+    root = tmp_path / "mine"
+    for path in ("a/take1.mp4", "b/take1.mp4", "c/x.mkv", "c/x.mov"):
+        make_video(root / path, 8, fps=25)
+    (root / "list.csv").write_text("clip,video,side\n"
+                                   "ann,a/take1.mp4,\nbob,b/take1.mp4,\nkim,c/x.mkv,\nlee,c/x.mov,\n"
+                                   "ann_left,a/take1.mp4,left\nann_right,a/take1.mp4,right\n")
+    stage, _ = run_prepare(root, tmp_path, "corpus.layout=csv", "corpus.csv=list.csv")
+    video = read_manifest(stage.output.path).set_index("clip")["video"]
+    assert video["ann"] != video["bob"] and video["kim"] != video["lee"]  # no shared audio, features or fold
+    assert video["ann"] == video["ann_left"] == video["ann_right"] and video["ann"].startswith("take1-")
+
+
 def test_rejected_clips_are_listed_with_reason_and_frame_count(corpus, tmp_path):
     from affect.data.manifest import read_rejected
 

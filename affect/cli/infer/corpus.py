@@ -134,8 +134,8 @@ def run_feature_stages(cfg: Config, corpus: VideoCorpus, command: str = "",
         corpus.timings[name] = corpus.timings.get(name, 0.0) + time.perf_counter() - start
         corpus.cpu[name] = corpus.cpu.get(name, 0.0) + time.process_time() - cpu
         why = clip_failure(stage, corpus.clip)
-        if why is not None:
-            raise VideoFailed(why)
+        if why is not None:  # the line names the video, whichever file the stage blamed
+            raise VideoFailed(why if str(corpus.video) in why else f"{corpus.video}: {why}")
         if after is not None:
             after(stage)
     return stage
