@@ -39,7 +39,8 @@ class PrepareStage(Stage):
 
     name = "prepare"
     number = 0
-    version = 2  # 2: rejected.csv; decoded frame count, stream starts and frame clock in the manifest
+    version = 3  # 2: rejected.csv; decoded frame count, stream starts and frame clock in the manifest
+    # 3: csv layout: one video id per video file (files sharing a name no longer share one)
 
     @property
     def root(self) -> Path:
@@ -165,8 +166,10 @@ class PrepareStage(Stage):
         else:
             frames, diff = len(labels), len(labels) - info.frames
             if abs(diff) > self.cfg.prepare.max_count_diff:
+                header = (f"; its header declares {info.header_frames}: a truncated or damaged file?"
+                          if info.header_frames and info.header_frames != info.frames else "")
                 raise ClipError(src.label_path, f"{len(labels)} label lines but the video {src.video_path} has "
-                                f"{info.frames} frames (difference {diff} > prepare.max_count_diff)")
+                                f"{info.frames} frames (difference {diff} > prepare.max_count_diff{header})")
             if diff > 0:
                 reconcile = f"labels {diff} longer: their last {diff} frames have no image (no face)"
             elif diff < 0:
