@@ -69,6 +69,17 @@ class AlignStage(ClipStage):
     def variant(self) -> str:
         return f"hop{self.cfg.align.hop:g}" if self.cfg.align.hop else "fps"
 
+    row_ignores = ()  # the labels, the split and the fold are written with the clip
+
+    def clip_inputs(self, clip: pd.Series) -> dict[str, str]:
+        """The clip's labels (stage 00's array), hashed."""
+        import hashlib
+
+        from affect.data.manifest import labels_path
+
+        path = labels_path(self.upstream_output("prepare").path, clip["clip"])
+        return {"labels": hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""}
+
     # feature sets -------------------------------------------------------------------------
     @cached_property
     def sources(self) -> dict[str, dict[str, Any]]:

@@ -44,6 +44,16 @@ class AudioStage(ClipStage):
             raise ValueError(f"audio.sample_rate must be 16000 (the speech encoders' rate), got "
                              f"{self.cfg.audio.sample_rate}")
 
+    def reuse_shared(self, donor: Path, clip: pd.Series) -> None:
+        """A reused clip's audio lives in its video's folder: linked too, unless this folder has it."""
+        from affect.cache.reuse import link_tree
+
+        video = str(clip["video"])
+        mine = video_dir(self.output.path, video)
+        if not mine.is_dir():
+            with atomic.atomic_dir(mine) as tmp:
+                link_tree(video_dir(donor, video), tmp)
+
     def process(self, clip: pd.Series, out: Path) -> dict[str, Any]:
         from affect.audio.extract import AudioError
         from affect.audio.track import make_track

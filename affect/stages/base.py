@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from affect.cache import StageDir, digest, hashed_fields, stage_fingerprint
 from affect.cache import atomic
+from affect.cache.reuse import KEY_FILE, find_donor, link_tree, read_key
 from affect.cache.store import MARKER
 from affect.config import Config, to_yaml
 from affect.log import log_to_file
@@ -393,10 +394,71 @@ def short_describe(info: dict[str, Any], longest: int = 8) -> dict[str, Any]:
 
 
 class ClipStage(Stage):
-    """A stage whose work is one independent job per clip of the manifest, resumable per clip."""
+    """A stage whose work is one independent job per clip of the manifest, resumable per clip.
+
+    A clip whose result another output folder of the stage already holds with the same clip key
+    (`affect.cache.reuse`) is linked from there, not computed again: a new clip, a fixed label file
+    or an edited test list gives every stage a new folder, but redoes only the clips it changed.
+    """
 
     requires: ClassVar[tuple[str, ...]] = ("prepare",)
     per_clip: ClassVar[bool] = True
+    # manifest columns a clip's result does not depend on (the split, the fold, the labels)
+    row_ignores: ClassVar[tuple[str, ...]] = ("split", "fold", "label_path", "label_frames", "invalid_frames",
+                                              "count_diff", "reconcile")
+    reuse: bool = True  # False under --overwrite: every clip is computed
+
+    def run(self, opts: RunOptions) -> StageReport:
+        self.reuse = not opts.overwrite
+        return super().run(opts)
+
+    def clip_key(self, clip: pd.Series) -> str | None:
+        """What this clip's result depends on, hashed; None when an upstream result has no key."""
+        from affect.cache import files_fingerprint
+        from affect.data.manifest import resolve
+
+        root = Path(self.cfg.corpus.root)
+        row = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in clip.items()
+               if k not in self.row_ignores}
+        files = [resolve(root, str(clip[c])) for c in ("video_path", "crops_dir") if isinstance(clip.get(c), str) and clip[c]]
+        inputs: dict[str, Any] = {"row": row, "files": files_fingerprint(root, [p for p in files if p.exists()]),
+                                  "seed": self.cfg.seed, **self.clip_inputs(clip)}
+        for name in self.requires:
+            if name == "prepare":
+                continue
+            if not self.upstream(name).per_clip:
+                inputs[name] = self.upstream(name).fingerprint
+                continue
+            key = read_key(self.upstream_output(name).clip_dir(str(clip["clip"])))
+            if key is None:
+                return None
+            inputs[name] = key
+        return stage_fingerprint(self.name, self.version, hashed_fields(self.section()),
+                                 {**self.extra_inputs(), "clip": digest(inputs)})
+
+    def clip_inputs(self, clip: pd.Series) -> dict[str, str]:
+        """Per-clip inputs besides the manifest row and the upstream results (e.g. the clip's labels)."""
+        return {}
+
+    def produce(self, clip: pd.Series, folder: Path) -> dict[str, Any]:
+        """`process` the clip into the empty `folder`, or link the result another output folder holds
+        under the same clip key; records the key. Returns the summary."""
+        key = self.clip_key(clip) if self.reuse else None
+        donor = find_donor(self.stage_root, self.output.path, str(clip["clip"]), key) if key else None
+        if donor is None:
+            summary = self.process(clip, folder)
+        else:
+            link_tree(donor, folder, skip=("summary.json", KEY_FILE))
+            self.reuse_shared(donor.parent.parent, clip)
+            summary = json.loads((donor / "summary.json").read_text())
+            summary.pop("clip", None)
+            log.info("%s: %s: reused from %s (same clip key)", self.name, clip["clip"], donor.parent.parent.name)
+        if key:
+            atomic.write_json(folder / KEY_FILE, {"key": key})
+        return summary
+
+    def reuse_shared(self, donor: Path, clip: pd.Series) -> None:
+        """Link what a reused clip's folder points to outside itself (override: stage 03's per-video audio)."""
 
     def clips(self, limit: int | None = None) -> pd.DataFrame:
         """The clips this run takes (kept for older callers; see `selected_clips`)."""
@@ -462,7 +524,7 @@ class ClipStage(Stage):
     def write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:
         """`process` one clip into a folder that appears whole (atomic rename); returns its summary."""
         with atomic.atomic_dir(out.clip_dir(clip["clip"])) as tmp:
-            summary = self.process(clip, tmp)
+            summary = self.produce(clip, tmp)
             atomic.write_json(tmp / "summary.json", {"clip": clip["clip"], **summary})
         return summary
 

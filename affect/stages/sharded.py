@@ -82,7 +82,7 @@ class ShardedClipStage(ClipStage):
             shutil.rmtree(work)
         work.mkdir(parents=True)
         try:
-            summary = self.process(clip, work)
+            summary = self.produce(clip, work)
             atomic.write_json(work / "summary.json", {"clip": clip["clip"], **summary})
             final = out.clip_dir(clip["clip"])
             final.parent.mkdir(parents=True, exist_ok=True)
