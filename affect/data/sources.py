@@ -30,6 +30,7 @@ class ClipSource:
     side: str | None
     split: str
     crops_dir: Path | None = None
+    origin: str = ""  # where the clip is declared, when not by its label or video file (a clip list's line)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[P
             labels = row.get("labels", "").strip()
             crops = root / cfg.cropped_dir / clip
             sources.append(ClipSource(clip, video_path.stem, video_path, root / labels if labels else None,
-                                      side, split, crops if crops.is_dir() else None))
+                                      side, split, crops if crops.is_dir() else None, where))
     return _distinct_videos(sources, root), problems
 
 

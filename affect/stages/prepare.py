@@ -91,7 +91,7 @@ class PrepareStage(Stage):
         if opts.limit is not None:
             log.info("prepare: reads the whole corpus (folds and manifest do not depend on --limit %d)", opts.limit)
         for src in tqdm(sources, desc="prepare", unit="clip", disable=None):
-            origin = str(src.label_path or src.video_path)
+            origin = src.origin or str(src.label_path or src.video_path)
             if src.clip in first_file:
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
                 if src.clip not in accepted:  # its first occurrence was rejected as well: the clip is lost

@@ -109,8 +109,10 @@ def test_csv_videos_that_share_a_file_name_stay_distinct(tmp_path, make_video):
         make_video(root / path, 8, fps=25)
     (root / "list.csv").write_text("clip,video,side\n"
                                    "ann,a/take1.mp4,\nbob,b/take1.mp4,\nkim,c/x.mkv,\nlee,c/x.mov,\n"
-                                   "ann_left,a/take1.mp4,left\nann_right,a/take1.mp4,right\n")
+                                   "ann_left,a/take1.mp4,left\nann_right,a/take1.mp4,right\nbob,c/x.mkv,\n")
     stage, _ = run_prepare(root, tmp_path, "corpus.layout=csv", "corpus.csv=list.csv")
+    errors = pd.read_csv(stage.output.path / "errors.csv")  # the duplicate id, by the list's line
+    assert errors["file"].tolist() == [f"{root / 'list.csv'}:8"] and "list.csv:3" in errors["error"][0]
     video = read_manifest(stage.output.path).set_index("clip")["video"]
     assert video["ann"] != video["bob"] and video["kim"] != video["lee"]  # no shared audio, features or fold
     assert video["ann"] == video["ann_left"] == video["ann_right"] and video["ann"].startswith("take1-")
