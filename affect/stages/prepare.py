@@ -133,6 +133,11 @@ class PrepareStage(Stage):
         if rejected:
             log.warning("prepare: %d clip(s) rejected (listed in %s): %s", len(rejected), out.path / REJECTED,
                         ", ".join(f"{r['clip']} ({r['split'] or '?'})" for r in rejected))
+            test = [r["clip"] for r in rejected if r["split"] == "test"]
+            if test and self.cfg.predict.missing == "fail":  # said now, not after hours of training
+                log.warning("prepare: %d test clip(s) rejected (%s): stage 08 will refuse to write an incomplete "
+                            "test submission; fix the file(s), or set predict.missing=zeros|mean to fill them",
+                            len(test), ", ".join(test))
         log.info("prepare: %d clips (%s), %d problems, %d unused video(s); manifest %s", len(table),
                  ", ".join(f"{n} {s}" for s, n in table["split"].value_counts().items()), len(errors), len(unused),
                  out.path / MANIFEST)

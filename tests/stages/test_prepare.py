@@ -130,7 +130,7 @@ def test_rejected_clips_are_listed_with_reason_and_frame_count(corpus, tmp_path)
     assert rejected.loc["c_left", "file"].endswith("c_left.txt:1") and "header" in rejected.loc["c_left", "reason"]
 
 
-def test_label_count_far_off_and_missing_test_video_are_rejected(tmp_path, make_video, make_labels):
+def test_label_count_far_off_and_missing_test_video_are_rejected(tmp_path, make_video, make_labels, caplog):
     from affect.data.manifest import read_rejected
 
     root = tmp_path / "corpus"
@@ -148,6 +148,8 @@ def test_label_count_far_off_and_missing_test_video_are_rejected(tmp_path, make_
     # the test list names a clip whose labelled twin was rejected: rejected too, not lost as a mere duplicate
     assert "duplicate" in rejected.loc[("long", "test"), "reason"] and rejected.loc[("long", "test"), "video_frames"] == 50
     assert list(read_manifest(stage.output.path)["clip"]) == ["t"]
+    said = [r.getMessage() for r in caplog.records if "stage 08 will refuse" in r.getMessage()]
+    assert len(said) == 1 and "2 test clip(s) rejected (ghost, long)" in said[0]  # at stage 00, not after training
 
 
 def test_symlinked_videos_and_annotations_folders(tmp_path, make_video, make_labels):
