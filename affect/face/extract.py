@@ -190,7 +190,9 @@ def extract_faces(video: Path, out_dir: Path, *, frames: int, side: str | None, 
         log.warning("%s: decoded %d frames, the manifest says %d: %s", video, reader.decoded, frames,
                     "extra frames ignored" if reader.decoded > frames else "missing frames are no-face")
     if counts["found"] == 0:
-        log.warning("%s: no face found in any of its %d frames; the clip is fully masked", video, frames)
+        turned = (f" (its display-rotation flag of {info.rotation:g} degrees was applied: if the flag is wrong, "
+                  "the faces lie on their side)") if info.rotation else ""
+        log.warning("%s: no face found in any of its %d frames%s; the clip is fully masked", video, frames, turned)
     log.info("%s: %d frames, %d detected, %d interpolated, %d no-face (%.1f s, crops %.1f s)", video.name, frames,
              counts["detected"], counts["interpolated"], counts["no_face"], summary["seconds"], summary["seconds_crops"])
     return summary
