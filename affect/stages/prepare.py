@@ -183,6 +183,9 @@ class PrepareStage(Stage):
                 reconcile = "equal"
             if diff:
                 log.info("prepare: clip %s: %s", src.clip, reconcile)
+            if len(labels) and np.isnan(labels).all():
+                log.warning("prepare: clip %s: every label line of %s is -5 (invalid): the clip adds nothing to "
+                            "training or to the scores", src.clip, src.label_path)
         row = {
             "clip": src.clip, "video": src.video, "side": src.side or "", "split": src.split,
             "video_path": relative(src.video_path, self.root), "label_path": relative(src.label_path, self.root),

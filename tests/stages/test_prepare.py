@@ -167,3 +167,12 @@ def test_symlinked_videos_and_annotations_folders(tmp_path, make_video, make_lab
     assert m.loc["a", "label_path"] == f"{ANN}/Train_Set/a.txt" and m.loc["a", "video_path"] == "videos/a.mp4"
     assert load_labels(stage.output.path, "a").shape == (20, 2)
     assert run_prepare(root, tmp_path)[1].status == "done-before"
+
+
+def test_a_clip_labelled_invalid_throughout_is_kept_and_said(tmp_path, make_video, make_labels, caplog):
+    root = tmp_path / "corpus"
+    make_video(root / "videos" / "v.mp4", 10, fps=25)
+    make_labels(root / ANN / "Train_Set" / "v.txt", np.full((10, 2), -5.0))
+    stage, _ = run_prepare(root, tmp_path)
+    assert read_manifest(stage.output.path).set_index("clip").loc["v", "invalid_frames"] == 10
+    assert any("every label line" in r.getMessage() and "v.txt" in r.getMessage() for r in caplog.records)
