@@ -88,3 +88,27 @@ def test_weights_fetch_with_a_config_fetches_what_it_uses(monkeypatch):
     assert asked == ["clip-vit-l14", "resnet50-vggface2", "senet50-vggface2", "eva02-large", "wavlm-large",
                      "whisper-large-v3"]  # egemaps ships with openSMILE: nothing to fetch
     assert main(["weights", "fetch"]) == 2  # neither names nor a config
+
+
+def test_sigterm_stops_a_stage_with_a_last_log_line_and_exit_130(synth_corpus, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    corpus, _ = copy_corpus(synth_corpus, tmp_path)
+    args = [f"corpus.root={corpus}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2", "faces.max_side=192"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "affect.cli", "run", "--stop-stage", "faces", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    faces = get_stage("faces")(load_config(overrides=args)).output.path
+    deadline = time.monotonic() + 60
+    log_txt = faces / "log.txt"
+    while time.monotonic() < deadline and not (log_txt.is_file() and "faces: writing" in log_txt.read_text()):
+        time.sleep(0.1)  # stage 01 is at work
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    last = (faces / "log.txt").read_text().strip().splitlines()[-1]
+    assert "faces: interrupted" in last and "a rerun resumes" in last

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from affect.config import Config, ConfigError, load_config
@@ -235,6 +238,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     setup_logging("INFO")
     new_run()  # each warning once per command
+    with _terminate_as_interrupt():
+        return _command(args)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler's kill, `timeout`) stops a run as Ctrl-C does: the stage logs it, the exit code is 130."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "synth":
             from affect.synth.corpus import generate_corpus
@@ -260,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # one line for a user's error (weights: the path and the fetch command), else a traceback
         log_stop(args.command, e)
         return 2
+    except KeyboardInterrupt:
+        log.error("%s: interrupted", args.command)
+        return 130
 
 
 def weights_command(args: argparse.Namespace) -> int:

@@ -303,27 +303,36 @@ class Stage(ABC):
             out.reset()
         self._make_folder(out.path)
         with log_to_file(out.path / "log.txt"):
-            swept = atomic.sweep_tmp(out.path)
-            if swept:
-                log.info("%s: removed %d leftovers of an interrupted run", self.name, swept)
-            out.save_provenance(to_yaml(self.cfg), opts.command or shlex.join(sys.argv))
-            log.info("%s: writing %s%s\n%s", self.name, out.path, self._partial_note(plan), self._config_text())
-            if plan is not None:  # until the run ends, a marker says that this folder is partial (and maybe tainted)
-                atomic.write_json(out.path / PARTIAL, {"fingerprint": self.fingerprint, **plan, "key": None})
-            out.partial_info = plan
             start = time.perf_counter()
             try:
-                report = self.execute(out, opts)
-            except Exception as e:  # the folder's log.txt ends with why the stage stopped
-                log_stop(self.name, e)
+                report = self._run_in_folder(out, opts, plan)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (`affect.cli.main`)
+                log.error("%s: interrupted after %.1f s; finished clips are kept, a rerun resumes", self.name,
+                          time.perf_counter() - start)
                 raise
-            if plan is not None and report.status == "ran":
-                report.status = "partial"
-            if report.status == "partial" and not out.done and out.partial() is None:  # a stage that limits itself
-                atomic.write_json(out.path / PARTIAL, {"fingerprint": self.fingerprint, "partial": True, "key": None,
-                                                       "limit": opts.limit, "tainted": True, "partial_inputs": []})
             log.info("%s: %s in %.1f s (%d processed, %d failed)", self.name, report.status,
                      time.perf_counter() - start, report.processed, report.failed)
+        return report
+
+    def _run_in_folder(self, out: StageOutput, opts: RunOptions, plan: dict[str, Any] | None) -> StageReport:
+        swept = atomic.sweep_tmp(out.path)
+        if swept:
+            log.info("%s: removed %d leftovers of an interrupted run", self.name, swept)
+        out.save_provenance(to_yaml(self.cfg), opts.command or shlex.join(sys.argv))
+        log.info("%s: writing %s%s\n%s", self.name, out.path, self._partial_note(plan), self._config_text())
+        if plan is not None:  # until the run ends, a marker says that this folder is partial (and maybe tainted)
+            atomic.write_json(out.path / PARTIAL, {"fingerprint": self.fingerprint, **plan, "key": None})
+        out.partial_info = plan
+        try:
+            report = self.execute(out, opts)
+        except Exception as e:  # the folder's log.txt ends with why the stage stopped
+            log_stop(self.name, e)
+            raise
+        if plan is not None and report.status == "ran":
+            report.status = "partial"
+        if report.status == "partial" and not out.done and out.partial() is None:  # a stage that limits itself
+            atomic.write_json(out.path / PARTIAL, {"fingerprint": self.fingerprint, "partial": True, "key": None,
+                                                   "limit": opts.limit, "tainted": True, "partial_inputs": []})
         return report
 
     def _make_folder(self, path: Path) -> None:
