@@ -81,7 +81,7 @@ class EvaluateStage(Stage):
         for split in splits:  # counted and listed as unscored with every model's rows
             labelled[split][1].extend(rejected_unscored(rejected, split))
         results, per_clip, unscored, plots, windows = [], [], [], [], []
-        for model, folder in tqdm(models.items(), desc="evaluate", unit="model"):
+        for model, folder in tqdm(models.items(), desc="evaluate", unit="model", disable=None):
             output = load_model(model, folder)
             windows.append({"model": model, "kind": output.smoothing.kind,
                             **{f"{d} (s)": f"{output.smoothing.window_s[d]:g}" for d in DIMS},

@@ -129,7 +129,7 @@ class FusionStage(Stage):
         if cfg.baselines:
             jobs.append(("baseline/early", features, model_spec("temporal", features, align, tcfg, model="gru")))
         rows, runs, planned = [], out.path / "runs", {}
-        for name, sets, spec in tqdm(jobs, desc="fusion", unit="model"):
+        for name, sets, spec in tqdm(jobs, desc="fusion", unit="model", disable=None):
             members = planned[name] = plan_members(name, align, tcfg, self.cfg.seed, cfg.seeds)
             records = {m.run: fit(runs / m.run, align, spec, tcfg, m.seed, device, name=m.run, split=m.split)
                        for m in members}

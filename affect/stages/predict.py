@@ -120,7 +120,7 @@ class PredictStage(Stage):
         index: dict[str, str] = {}
         errors: list[dict[str, str]] = []
         ran = 0
-        for model, members in tqdm(models.items(), desc="predict", unit="model"):
+        for model, members in tqdm(models.items(), desc="predict", unit="model", disable=None):
             folder = out.path / "models" / folder_name(model)
             if not self.model_done(folder, list(clips["clip"])):
                 with atomic.atomic_dir(folder) as tmp:

@@ -59,7 +59,7 @@ class UnimodalStage(Stage):
             raise InputError(f"stage 06 unimodal: {e}") from None
         rows = []
         runs = out.path / "runs"
-        for name in tqdm(features, desc="unimodal", unit="feature set"):
+        for name in tqdm(features, desc="unimodal", unit="feature set", disable=None):
             spec = model_spec("temporal", [name], align, tcfg, model=cfg.model)
             members = plan_members(f"unimodal/{name}", align, tcfg, self.cfg.seed, cfg.seeds)
             records = {m.run: fit(runs / m.run, align, spec, tcfg, m.seed, device, name=m.run, split=m.split)

@@ -273,7 +273,7 @@ def generate_corpus(out: Path, *, clips: int = 6, seconds: float = 20.0, seed: i
     log.info("synth: %d clips in %d videos of %.1f s, seed %d -> %s", clips, len(plans), seconds, seed, out)
     clip_records, video_records, pairs = [], [], []
     test_clips: list[str] = []
-    for vp in tqdm(plans, desc="synth", unit="video"):
+    for vp in tqdm(plans, desc="synth", unit="video", disable=None):
         rng = np.random.default_rng([seed, 1, vp.index])
         shape_rng = np.random.default_rng([seed, 2, vp.index])
         data = [clip_series(vp, cp, rng, shape_rng, cues) for cp in vp.clips]

@@ -216,7 +216,7 @@ def fit(run_dir: Path, align_dir: Path, spec: dict[str, Any], cfg: TrainConfig, 
         model.train()
         start, losses = time.perf_counter(), []
         sampler.batches = [b[rank::world] for b in batches]
-        for batch in tqdm(loader, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=rank != 0):
+        for batch in tqdm(loader, desc=f"{name} epoch {epoch}", unit="batch", leave=False, disable=True if rank != 0 else None):
             batch = to_device(batch, device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(state["step"], total, cfg)
