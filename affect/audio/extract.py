@@ -3,9 +3,10 @@
 `decode_audio(path, rate)` returns the samples on the clip's clock: time 0 is the presentation
 time of the video's first frame (`affect.video.decode.VideoInfo.start`), not the container's
 time 0, so that sample `t * rate` plays with the frame shown at `t`. Any input rate and channel
-count (channels are averaged to mono). An audio stream that starts after the first frame is
-padded with zeros in front; samples before the first frame (a video stream that starts late,
-encoder priming) are dropped.
+count (channels are averaged to mono). Of several audio streams, the one flagged default is
+decoded (else the first); `DecodedAudio.stream` says which (`audio.json` records it). An audio
+stream that starts after the first frame is padded with zeros in front; samples before the first
+frame (a video stream that starts late, encoder priming) are dropped.
 `fit_to_duration` pads or trims to the video's duration and says which samples are real.
 
 Errors: a file that cannot be opened or an audio stream that fails to decode raises `AudioError`
@@ -39,6 +40,18 @@ class DecodedAudio:
     source_channels: int
     start: float  # seconds: where the stream's first sample sits on the clip's clock (0 = first video frame)
     origin: float = 0.0  # the first video frame's presentation time on the container's clock
+    stream: str = ""  # which audio stream, when the file has several: "2 of 3 (default, eng; container stream 2)"
+
+
+def _describe(stream, streams) -> str:
+    import av
+
+    position = [s.index for s in streams].index(stream.index) + 1
+    notes = ["default"] if stream.disposition & av.stream.Disposition.default else ["first"]
+    language = (stream.metadata or {}).get("language")
+    if language and language != "und":
+        notes.append(language)
+    return f"{position} of {len(streams)} ({', '.join(notes)}; container stream {stream.index})"
 
 
 def video_origin(path: str | Path) -> float:
@@ -52,9 +65,11 @@ def video_origin(path: str | Path) -> float:
 
 
 def decode_audio(path: str | Path, rate: int = 16000, origin: float | None = None) -> DecodedAudio | None:
-    """Decode the first audio stream of `path` to mono float32 at `rate` on the clip's clock; None
-    when it has none. `origin`: the first video frame's time (read from the file when None)."""
+    """Decode the default (else first) audio stream of `path` to mono float32 at `rate` on the
+    clip's clock; None when it has none. `origin`: the first video frame's time (read from the file when None)."""
     import av
+
+    from affect.video.decode import pick_audio_stream
 
     path = Path(path)
     try:
@@ -64,7 +79,8 @@ def decode_audio(path: str | Path, rate: int = 16000, origin: float | None = Non
     with container:
         if not container.streams.audio:
             return None
-        stream = container.streams.audio[0]
+        streams = list(container.streams.audio)
+        stream = pick_audio_stream(streams)
         resampler = av.AudioResampler(format="fltp", rate=rate)  # channels kept: averaged below
         chunks: list[np.ndarray] = []
         start: float | None = None
@@ -90,7 +106,7 @@ def decode_audio(path: str | Path, rate: int = 16000, origin: float | None = Non
             wave = wave[-offset:]
         return DecodedAudio(wave=wave, rate=rate, source_rate=int(stream.codec_context.sample_rate or 0),
                             source_channels=int(stream.codec_context.channels or 0), start=start,
-                            origin=origin)
+                            origin=origin, stream=_describe(stream, streams) if len(streams) > 1 else "")
 
 
 def fit_to_duration(wave: np.ndarray, samples: int) -> tuple[np.ndarray, int]:

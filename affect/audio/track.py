@@ -55,6 +55,9 @@ def make_track(video: Path, duration: float, cfg: AudioConfig, folder: Path) -> 
         return _write(folder, np.zeros(samples, np.float32), 0, np.zeros(0, bool), info, "no-audio", problems, "none",
                       keep_raw=cfg.keep_raw)
     info.update(source_rate=decoded.source_rate, source_channels=decoded.source_channels, start=decoded.start)
+    if decoded.stream:
+        info["audio_stream"] = decoded.stream
+        log.info("%s: several audio streams; using stream %s", video, decoded.stream)
     wave = decoded.wave
     if len(wave) == 0:
         problems.append("the audio stream decodes to no samples")

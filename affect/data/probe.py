@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from affect.video.decode import VideoError
+from affect.video.decode import VideoError, pick_audio_stream
 from affect.video.decode import probe_video as read_header
 
 VFR_TOLERANCE = 0.5  # frame periods: a frame further than this from i / fps makes the clock variable
@@ -67,10 +67,10 @@ def _first_time(container: av.container.InputContainer, stream: av.stream.Stream
 
 
 def demux_packets(path: Path) -> Packets:
-    """Demux (no decoding) the first video stream, and the start of the first audio stream, of `path`."""
+    """Demux (no decoding) the first video stream, and the start of the audio stream stage 03 decodes, of `path`."""
     with av.open(str(path)) as container:
         audio = container.streams.audio
-        audio_start = _first_time(container, audio[0]) if audio else None
+        audio_start = _first_time(container, pick_audio_stream(audio)) if audio else None
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         pts = [p.pts for p in container.demux(video) if p.size and not p.is_discard]  # other streams skipped in FFmpeg

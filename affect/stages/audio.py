@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 class AudioStage(ClipStage):
     name = "audio"
     number = 3
-    version = 3  # 2: audio on the clip clock (time 0 = first video frame), not the container's
+    version = 4  # 2: audio on the clip clock (time 0 = first video frame), not the container's
     # 3: enhancement backends (rnnoise, deepfilternet), input checks (DC removed), audio.keep_raw
+    # 4: of several audio streams the one flagged default (was: the first), named in audio.json
 
     def variant(self) -> str:
         return f"{self.cfg.audio.denoise}-{self.cfg.audio.vad}" + ("-raw" if self.cfg.audio.keep_raw else "")

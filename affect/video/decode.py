@@ -143,6 +143,12 @@ def quarter_rotation(path: Path, degrees: float) -> int:
     return turned
 
 
+def pick_audio_stream(streams):
+    """Of a container's audio streams, the one a player plays: the one flagged default, else the first."""
+    flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return flagged[0] if flagged else streams[0]
+
+
 def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
     """Open `path`, read its first video stream's header and first frame, close it.
 
@@ -161,7 +167,7 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
             fps = float(rate) if rate else 0.0
             declared = int(stream.frames or 0)
             audio = container.streams.audio
-            audio_rate = int(audio[0].rate or 0) if audio else 0
+            audio_rate = int(pick_audio_stream(audio).rate or 0) if audio else 0
             degrees, start = _first_frame(container, stream)
             rotation = quarter_rotation(path, degrees)
     except av.FFmpegError as e:

@@ -97,3 +97,23 @@ def test_corrupt_file_names_the_file(tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
     with pytest.raises(AudioError, match="broken.mp4"):
         decode_audio(bad)
+
+
+def test_of_two_audio_streams_the_default_one_is_used_and_recorded(tmp_path, caplog):
+    import subprocess
+
+    from tests.data.clock_media import ffmpeg
+
+    path = tmp_path / "two.mkv"  # commentary (440 Hz, first) and the main track (1 kHz, flagged default)
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=gray:s=32x32:r=25:d=2",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-f", "lavfi", "-i",
+                    "sine=frequency=1000:duration=2", "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264",
+                    "-c:a", "aac", "-metadata:s:a:1", "language=eng", "-disposition:a:0", "0",
+                    "-disposition:a:1", "default", str(path)], check=True)
+    with caplog.at_level(logging.INFO):
+        info = make_track(path, 2.0, AudioConfig(vad="energy", denoise="none"), tmp_path / "out")
+    wave = np.load(tmp_path / "out" / WAVE)
+    spectrum = np.abs(np.fft.rfft(wave[:16000]))  # 1 s: bin = Hz
+    assert int(np.argmax(spectrum)) == 1000
+    assert info["audio_stream"].startswith("2 of 2 (default, eng")
+    assert "several audio streams; using stream 2 of 2" in caplog.text
