@@ -1,5 +1,6 @@
 """What `--dry-run` checks before anything runs: weights for every configured backbone, the corpus,
-the test list. Nothing is built or written; each finding is one line.
+the test list, and every clip (its video found and its header readable, as stage 00 will need).
+Nothing is built or written; each finding is one line.
 
     problems = [c for c in preflight(cfg, names) if not c.ok]
 """
@@ -24,7 +25,7 @@ class Check:
 
 def config_backbones(cfg: Config, stages: list[str] | None = None) -> list[tuple[str, str, str]]:
     """(stage, backbone, weights) for every backbone the config's visual and speech stages build."""
-    stages = stages or ["visual", "speech"]
+    stages = ["visual", "speech"] if stages is None else stages  # [] (a run without them): none
     out = []
     if "visual" in stages:
         out += [("visual", n, cfg.visual.weights_for.get(n, cfg.visual.weights)) for n in cfg.visual.backbones]
@@ -76,9 +77,49 @@ def check_corpus(cfg: Config) -> list[Check]:
     return checks
 
 
+SHOWN = 10  # clip findings listed one per line; the rest are counted
+
+
+def check_clips(cfg: Config) -> list[Check]:
+    """Each clip as stage 00 will meet it: found (video, labels, a valid name) and its video's header readable.
+    A test clip that stage 08 would refuse (predict.missing=fail) stops the run; other clips are skipped by it."""
+    from affect.data.sources import find_sources
+    from affect.video.decode import VideoError, probe_video
+
+    root = Path(cfg.corpus.root)
+    try:
+        sources, problems = find_sources(root, cfg.corpus)
+    except Exception as e:  # a malformed clip list: the real run stops on it too
+        return [Check("clips", False, str(e))]
+    findings = [(p.clip, p.split, f"{p.file}: {p.error}") for p in problems]
+    for src in sources:
+        if src.video_path is None:
+            continue
+        try:
+            probe_video(src.video_path)
+        except VideoError as e:
+            findings.append((src.clip, src.split, str(e)))
+    counts = {split: sum(s.split == split for s in sources) for split in ("train", "validation", "test")}
+    summary = ", ".join(f"{n} {split}" for split, n in counts.items())
+    checks = [Check("clips", True, summary + (f"; {len(findings)} would be skipped" if findings else ""))]
+    refuse = cfg.predict.missing == "fail"
+    for clip, split, detail in findings[:SHOWN]:
+        note = " (stage 08 stops on it: predict.missing=fail)" if split == "test" and refuse else ""
+        checks.append(Check(f"clip {clip or '?'}" + (f" ({split})" if split else ""), False, detail + note,
+                            fatal=bool(note)))
+    rest = findings[SHOWN:]
+    if rest:
+        fatal = refuse and any(split == "test" for _, split, _ in rest)
+        checks.append(Check("clips", False, f"{len(rest)} more clip(s) would be skipped: "
+                                            f"{', '.join(c for c, _, _ in rest[:20])}", fatal=fatal))
+    return checks
+
+
 def preflight(cfg: Config, stages: list[str]) -> list[Check]:
     """The checks that concern `stages` (the corpus when prepare runs; weights when visual/speech run)."""
     checks = check_corpus(cfg) if "prepare" in stages else []
+    if checks and all(c.ok or not c.fatal for c in checks):
+        checks += check_clips(cfg)
     checks += check_weights(cfg, [s for s in ("visual", "speech") if s in stages])
     return checks
 

@@ -6,6 +6,7 @@ import pandas as pd
 
 from affect.cli import main
 from affect.config import load_config
+from affect.data.sources import split_side
 from affect.stages import get_stage
 
 
@@ -112,3 +113,18 @@ def test_sigterm_stops_a_stage_with_a_last_log_line_and_exit_130(synth_corpus, t
     assert proc.returncode == 130, err[-2000:]
     last = (faces / "log.txt").read_text().strip().splitlines()[-1]
     assert "faces: interrupted" in last and "a rerun resumes" in last
+
+
+def test_dry_run_opens_every_clip_and_stops_on_a_broken_test_clip(synth_corpus, tmp_path, caplog):
+    corpus, record = copy_corpus(synth_corpus, tmp_path)
+    test = next(c for c in record["clips"] if c["split"] == "test")
+    video = next((corpus / "videos").rglob(f"{split_side(test['clip'])[0]}.*"))
+    video.write_bytes(b"not a video")
+    args = ["--dry-run", "--stop-stage", "prepare", f"corpus.root={corpus}", f"cache_root={tmp_path / 'cache'}"]
+    assert main(["run", *args]) == 2  # predict.missing=fail: stage 08 would stop on it
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and all(str(video) in e and "predict.missing=fail" in e for e in errors)
+    assert "would be skipped" in caplog.text and not (tmp_path / "cache").exists()
+    caplog.clear()
+    assert main(["run", *args, "predict.missing=zeros"]) == 0  # the run would go on without it
+    assert str(video) in caplog.text
