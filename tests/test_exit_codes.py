@@ -128,3 +128,15 @@ def test_dry_run_opens_every_clip_and_stops_on_a_broken_test_clip(synth_corpus, 
     caplog.clear()
     assert main(["run", *args, "predict.missing=zeros"]) == 0  # the run would go on without it
     assert str(video) in caplog.text
+
+
+def test_a_duplicate_row_is_not_called_a_failed_clip(tmp_path):
+    from affect.cli import _failed_clips
+    from affect.stages.base import StageReport
+
+    pd.DataFrame({"clip": ["a", "b", "b", "c"], "file": ["l:2", "l:3", "l:5", "l:6"],
+                  "error": ["duplicate clip id (first seen in l:1); skipped", "cannot open",
+                            "duplicate clip id (first seen in l:3); skipped", "no labels"]}
+                 ).to_csv(tmp_path / "errors.csv", index=False)
+    clips, path = _failed_clips([StageReport("prepare", tmp_path, "ran")])["prepare"]
+    assert clips == ["a (a second row with this id; the first was used)", "b", "c"] and path == tmp_path / "errors.csv"

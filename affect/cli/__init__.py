@@ -186,7 +186,10 @@ def _failed_clips(reports: list) -> dict[str, tuple[list[str], Path]]:
         path = Path(report.path) / "errors.csv"
         if path.is_file():
             rows = pd.read_csv(path, dtype=str, keep_default_na=False)
-            clips = sorted({c for c in rows.get("clip", []) if c}) or [f"{len(rows)} row(s)"]
+            duplicate = rows.get("error", pd.Series("", index=rows.index)).str.startswith("duplicate clip id")
+            lost = set(rows.loc[~duplicate, "clip"]) if "clip" in rows else set()
+            clips = sorted({c if c in lost or not d else f"{c} (a second row with this id; the first was used)"
+                            for c, d in zip(rows.get("clip", []), duplicate) if c}) or [f"{len(rows)} row(s)"]
             failed[report.stage] = (clips, path)
     return failed
 
