@@ -18,7 +18,8 @@ from affect.cache import atomic
 from affect.cli import main
 from affect.config import load_config
 from affect.stages import get_stage, stage_names
-from affect.stages.base import PARTIAL, ClipStage, RunOptions, Stage, StageReport, balanced_first
+from affect.stages.base import PARTIAL, RunOptions, Stage, StageReport, balanced_first
+from affect.stages.clip_stage import ClipStage
 from affect.cli.status import collect
 
 FAST = ["faces.size=64", "prepare.folds=2", "faces.source=provided",  # the corpus's own crops: no detector

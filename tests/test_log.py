@@ -33,7 +33,7 @@ def test_old_backbone_names_work_and_say_their_new_name(caplog):
 
 
 def test_clip_line_counts_every_backbone_and_describe_is_short():
-    from affect.stages.base import brief, short_describe
+    from affect.stages.clip_stage import brief, short_describe
 
     summary = {"frames": 63, "rows": 9, "with_face": 8, "undecodable": 0,
                **{f"valid:{n}": 8 for n in ("resnet10t", "senet-tiny", "clip-tiny", "landmarks68")}}

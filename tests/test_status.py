@@ -14,7 +14,8 @@ import affect.stages as stages_pkg
 from affect.cli import main
 from affect.config import load_config
 from affect.stages import get_stage, stage_names
-from affect.stages.base import ClipError, ClipStage
+from affect.stages.base import ClipError
+from affect.stages.clip_stage import ClipStage
 
 
 @dataclass

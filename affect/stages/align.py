@@ -25,7 +25,8 @@ import pandas as pd
 
 from affect.cache import StageDir
 from affect.cache.atomic import write_json
-from affect.stages.base import ClipError, ClipStage
+from affect.stages.base import ClipError
+from affect.stages.clip_stage import ClipStage
 
 log = logging.getLogger(__name__)
 FEATURE_STAGES = ("visual", "speech")

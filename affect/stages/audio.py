@@ -20,7 +20,8 @@ import pandas as pd
 from affect.audio.store import INFO, video_dir
 from affect.cache import atomic
 from affect.data.manifest import frame_times_path, resolve
-from affect.stages.base import ClipError, ClipStage
+from affect.stages.base import ClipError
+from affect.stages.clip_stage import ClipStage
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from affect.cache import StageDir, atomic
-from affect.stages.base import ClipStage, RunOptions, StageReport
+from affect.stages.base import RunOptions, StageReport
+from affect.stages.clip_stage import ClipStage
 from affect.shard import Shard, assign, current_shard
 
 log = logging.getLogger(__name__)

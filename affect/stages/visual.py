@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from affect.cache import atomic
-from affect.stages.base import ClipError, InputError, short_describe
+from affect.stages.base import ClipError, InputError
+from affect.stages.clip_stage import short_describe
 from affect.stages.sharded import ShardedClipStage
 
 log = logging.getLogger(__name__)
