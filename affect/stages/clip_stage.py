@@ -11,6 +11,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -42,6 +43,13 @@ def short_describe(info: dict[str, Any], longest: int = 8) -> dict[str, Any]:
             else v for k, v in info.items()}
 
 
+def _plain(value: Any) -> Any:
+    """A manifest value as the same JSON whichever way the row was taken (numpy scalar or Python; NaN: None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if not isinstance(value, str) and pd.isna(value) else value
+
+
 class ClipStage(Stage):
     """A stage whose work is one independent job per clip of the manifest, resumable per clip.
 
@@ -67,8 +75,7 @@ class ClipStage(Stage):
         from affect.data.manifest import resolve
 
         root = Path(self.cfg.corpus.root)
-        row = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in clip.items()
-               if k not in self.row_ignores}
+        row = {k: _plain(v) for k, v in clip.items() if k not in self.row_ignores}
         files = [resolve(root, str(clip[c])) for c in ("video_path", "crops_dir") if isinstance(clip.get(c), str) and clip[c]]
         inputs: dict[str, Any] = {"row": row, "files": files_fingerprint(root, [p for p in files if p.exists()]),
                                   "seed": self.cfg.seed, **self.clip_inputs(clip)}

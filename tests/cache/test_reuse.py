@@ -51,6 +51,12 @@ def test_a_label_edit_redoes_one_clip_of_align_and_nothing_upstream(tmp_path):
             same = _inodes(after[name], clip) == old[name][clip]
             assert same == (name != "align" or clip != edited), (name, clip)  # linked, not computed again
             assert read_key(after[name].clip_dir(clip)) is not None
+    for name in STAGES:  # the key does not depend on how the manifest row was taken (numpy or Python scalars)
+        stage = get_stage(name)(load_config(overrides=args))
+        rows = stage.selected_clips(None)
+        by_iloc = rows[rows["clip"] == edited].iloc[0]
+        assert isinstance(by_iloc["frames"], np.integer)
+        assert stage.clip_key(by_iloc) == read_key(after[name].clip_dir(edited)), name
     y = np.load(after["align"].clip_dir(edited) / "labels.npy")
     assert not np.array_equal(y, np.load(before["align"].clip_dir(edited) / "labels.npy"), equal_nan=True)
     audio = after["audio"].path / "videos"
