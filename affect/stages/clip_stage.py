@@ -64,6 +64,7 @@ class ClipStage(Stage):
     row_ignores: ClassVar[tuple[str, ...]] = ("split", "fold", "label_path", "label_frames", "invalid_frames",
                                               "count_diff", "reconcile")
     reuse: bool = True  # False under --overwrite: every clip is computed
+    reused_from: str | None = None  # the folder the last `produce` linked its clip from
 
     def run(self, opts: RunOptions) -> StageReport:
         self.reuse = not opts.overwrite
@@ -99,6 +100,7 @@ class ClipStage(Stage):
     def produce(self, clip: pd.Series, folder: Path) -> dict[str, Any]:
         """`process` the clip into the empty `folder`, or link the result another output folder holds
         under the same clip key; records the key. Returns the summary."""
+        self.reused_from = None
         key = self.clip_key(clip) if self.reuse else None
         donor = find_donor(self.stage_root, self.output.path, str(clip["clip"]), key) if key else None
         if donor is None:
@@ -108,7 +110,7 @@ class ClipStage(Stage):
             self.reuse_shared(donor.parent.parent, clip)
             summary = json.loads((donor / "summary.json").read_text())
             summary.pop("clip", None)
-            log.info("%s: %s: reused from %s (same clip key)", self.name, clip["clip"], donor.parent.parent.name)
+            self.reused_from = donor.parent.parent.name
         if key:
             atomic.write_json(folder / KEY_FILE, {"key": key})
         return summary
@@ -159,6 +161,7 @@ class ClipStage(Stage):
     def process_clips(self, out: StageDir, todo: pd.DataFrame, desc: str = "") -> list[dict[str, str]]:
         """`write_clip` for each row of `todo` (after `setup`), one INFO line each; returns the failures."""
         errors: list[dict[str, str]] = []
+        reused: dict[str, int] = {}
         if len(todo):
             self.setup()
         bar = tqdm(todo.iterrows(), total=len(todo), desc=desc or self.name, unit="clip", disable=None)  # on a terminal
@@ -166,8 +169,11 @@ class ClipStage(Stage):
             start = time.perf_counter()
             try:
                 summary = self.write_clip(out, clip)
-                log.info("%s: [%d/%d] %s: %s (%.1f s)", self.name, i, len(todo), clip["clip"], brief(summary),
-                         time.perf_counter() - start)
+                if self.reused_from:  # one line per run below, not one per clip
+                    reused[self.reused_from] = reused.get(self.reused_from, 0) + 1
+                log.log(logging.DEBUG if self.reused_from else logging.INFO, "%s: [%d/%d] %s: %s (%.1f s)%s",
+                        self.name, i, len(todo), clip["clip"], brief(summary), time.perf_counter() - start,
+                        f", reused from {self.reused_from}" if self.reused_from else "")
                 log.debug("%s: %s summary: %s", self.name, clip["clip"], summary)
             except ClipError as e:
                 log.error("%s: [%d/%d] %s failed: %s", self.name, i, len(todo), clip["clip"], e)
@@ -175,6 +181,9 @@ class ClipStage(Stage):
             except Exception as e:  # one bad clip never stops the others
                 log.exception("%s: [%d/%d] %s failed", self.name, i, len(todo), clip["clip"])
                 errors.append({"clip": clip["clip"], "file": "", "error": f"{type(e).__name__}: {e}"})
+        for folder, n in reused.items():
+            log.info("%s: %d of %d clips reused from %s (same clip key: linked, not computed again)", self.name, n,
+                     len(todo), folder)
         return errors
 
     def write_clip(self, out: StageDir, clip: pd.Series) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def _inodes(out, clip):
             if p.is_file() and p.name not in ("summary.json", KEY_FILE)}
 
 
-def test_a_label_edit_redoes_one_clip_of_align_and_nothing_upstream(tmp_path):
+def test_a_label_edit_redoes_one_clip_of_align_and_nothing_upstream(tmp_path, caplog):
     from affect.synth.corpus import generate_corpus
 
     root = tmp_path / "corpus"
@@ -42,8 +42,11 @@ def test_a_label_edit_redoes_one_clip_of_align_and_nothing_upstream(tmp_path):
     lines[3] = "0.5,-0.5"  # one frame of one clip relabelled
     label.write_text("\n".join(lines) + "\n")
     edited = label.stem
+    caplog.clear()
     assert main(["run", "--device", "cpu", "--stop-stage", "align", *args]) == 0
     after = _folders(args)
+    assert f"faces: 3 of 3 clips reused from {before['faces'].path.name}" in caplog.text  # one line, not one per clip
+    assert f"align: 2 of 3 clips reused from {before['align'].path.name}" in caplog.text
 
     for name in STAGES:
         assert after[name].path != before[name].path and after[name].done  # stage 00 changed: new folders
