@@ -92,6 +92,7 @@ def check_clips(cfg: Config) -> list[Check]:
     except Exception as e:  # a malformed clip list: the real run stops on it too
         return [Check("clips", False, str(e))]
     findings = [(p.clip, p.split, f"{p.file}: {p.error}") for p in problems]
+    log.info("dry run: opening the videos of %d clips", len(sources))
     for src in sources:
         if src.video_path is None:
             continue
