@@ -93,13 +93,18 @@ def check_clips(cfg: Config) -> list[Check]:
         return [Check("clips", False, str(e))]
     findings = [(p.clip, p.split, f"{p.file}: {p.error}") for p in problems]
     log.info("dry run: opening the videos of %d clips", len(sources))
+    opened: dict[Path, str] = {}  # video -> the error ("" when it opens); a _left/_right pair shares one
     for src in sources:
         if src.video_path is None:
             continue
-        try:
-            probe_video(src.video_path)
-        except VideoError as e:
-            findings.append((src.clip, src.split, str(e)))
+        if src.video_path not in opened:
+            try:
+                probe_video(src.video_path)
+                opened[src.video_path] = ""
+            except VideoError as e:
+                opened[src.video_path] = str(e)
+        if opened[src.video_path]:
+            findings.append((src.clip, src.split, opened[src.video_path]))
     counts = {split: sum(s.split == split for s in sources) for split in ("train", "validation", "test")}
     summary = ", ".join(f"{n} {split}" for split, n in counts.items())
     checks = [Check("clips", True, summary + (f"; {len(findings)} would be skipped" if findings else ""))]
