@@ -202,10 +202,16 @@ def _selection(first: Stage, publish: bool):
     if not predict.output.done:
         return selection.Selection(reason="stage 08 (predict) has not finished for this config"
                                           + (" (a --limit run is partial)" if predict.output.partial() else ""))
+    from affect.data.manifest import read_rejected
+    from affect.data.sources import missing_test_list
+
     evaluate = first.upstream("evaluate")
     manifest = predict.manifest
+    rejected = read_rejected(first.upstream("prepare").output.path)
+    missing = missing_test_list(Path(first.cfg.corpus.root), first.cfg.corpus)
     chosen = selection.choose(predict.output.path, evaluate.output.path if evaluate.output.done else None,
-                              int((manifest["split"] == "test").sum()), first.cfg.corpus.test_list)
+                              int((manifest["split"] == "test").sum()), str(missing) if missing else "",
+                              list(rejected.loc[rejected["split"] == "test", "clip"]))
     return selection.publish(chosen, predict.stage_root.parent) if publish else chosen
 
 

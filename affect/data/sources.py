@@ -6,6 +6,7 @@ a list of problems (bad rows, missing files) that the caller records and skips.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,13 @@ import pandas as pd
 
 from affect.config import ConfigError, CorpusConfig
 
+log = logging.getLogger(__name__)
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 SIDES = ("left", "right")
 SPLIT_DIRS = {"Train_Set": "train", "Validation_Set": "validation"}
 SPLITS = ("train", "validation", "test")
-CLIP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+CLIP_ID = re.compile(r"^[^\W_][\w.\-]*$")  # letters (any script), digits, then also _ . -
 
 
 @dataclass
@@ -49,22 +52,39 @@ def split_side(clip: str) -> tuple[str, str | None]:
     return clip, None
 
 
+def hidden(path: Path) -> bool:
+    """A hidden file: `.name`, among them the `._name` resource forks macOS leaves on other disks."""
+    return path.name.startswith(".")
+
+
 def index_videos(folder: Path) -> dict[str, list[Path]]:
-    """Every video file below `folder` by file stem."""
+    """Every video file below `folder` by file stem (hidden files left out)."""
     found: dict[str, list[Path]] = {}
     if folder.is_dir():
         for p in sorted(folder.rglob("*")):
-            if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
+            if p.suffix.lower() in VIDEO_SUFFIXES and not hidden(p) and p.is_file():
                 found.setdefault(p.stem, []).append(p)
     return found
 
 
 def _find_video(clip: str, videos: dict[str, list[Path]]) -> tuple[str, Path | None]:
-    """A video named as the clip, else as the clip without its side suffix."""
-    if clip in videos:
-        return clip, videos[clip][0]
-    video, side = split_side(clip)
-    return video, (videos[video][0] if side and video in videos else None)
+    """A video named as the clip, else as the clip without its side suffix; of several files with that
+    name, the first in path order, said in a warning."""
+    video, side = (clip, None) if clip in videos else split_side(clip)
+    if video not in videos:
+        return video, None
+    paths = videos[video]
+    if len(paths) > 1:
+        log.warning("clip %s: %d video files are named %s (%s); using %s: rename the others, or use "
+                    "corpus.layout=csv to say which", clip, len(paths), video, ", ".join(map(str, paths)), paths[0])
+    return video, paths[0]
+
+
+def label_files(folder: Path) -> list[Path]:
+    """A split folder's label files: `*.txt` in any case, hidden files left out."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".txt" and not hidden(p) and p.is_file())
 
 
 def affwild2_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[Problem]]:
@@ -76,17 +96,18 @@ def affwild2_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], l
     if not ann.is_dir():
         problems.append(Problem("", str(ann), "annotation folder not found"))
     for split_dir, split in SPLIT_DIRS.items():
-        for label in sorted((ann / split_dir).glob("*.txt")):
+        for label in label_files(ann / split_dir):
             sources.append(_source(label.stem, label, split, videos, crops_root))
     test_list = root / cfg.test_list if cfg.test_list else None
     if test_list and test_list.is_file():
-        for number, line in enumerate(test_list.read_text().splitlines(), start=1):
+        for number, line in enumerate(test_list.read_text(encoding="utf-8-sig").splitlines(), start=1):
             name = line.strip()
             if not name:
                 continue
             name = Path(name).stem if name.lower().endswith(VIDEO_SUFFIXES) else name
             if not CLIP_ID.match(name):
-                problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r}", "test"))
+                problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r} (letters, digits, "
+                                                                    "then also _ . -)", "test"))
                 continue
             sources.append(_source(name, None, "test", videos, crops_root))
     if not sources and not problems:
@@ -117,7 +138,7 @@ def csv_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], list[P
         side = row.get("side", "").strip().lower() or None
         split = row.get("split", "").strip().lower() or "train"
         if not CLIP_ID.match(clip):
-            problems.append(Problem(clip, where, f"bad clip id {clip!r} (letters, digits, _ . - only)",
+            problems.append(Problem(clip, where, f"bad clip id {clip!r} (letters, digits, then also _ . -)",
                                     split if split in SPLITS else ""))
         elif side not in (None, *SIDES):
             problems.append(Problem(clip, where, f"side must be left or right, got {side!r}",

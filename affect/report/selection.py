@@ -46,7 +46,7 @@ class Selection:
     def line(self) -> str:
         if self.reason:
             return f"no submission file to upload: {self.reason}"
-        return (f"submission to upload: {self.path} (model {self.model}: P_VA {self.p_va:.3f} on {self.split}, "
+        return (f"submission to upload: {self.path or self.source} (model {self.model}: P_VA {self.p_va:.3f} on {self.split}, "
                 f"{self.predictions} predictions, the best of stage 09's models on that split, so this figure is "
                 f"optimistic: selected on {self.split}; a copy of {self.source})")
 
@@ -64,13 +64,19 @@ def best_model(results: pd.DataFrame) -> tuple[str, str, str, float] | None:
     return None if best is None else (str(best["model"]), split, variant, float(best["p_va"]))
 
 
-def choose(predict_dir: Path, evaluate_dir: Path | None, test_clips: int, test_list: str = "") -> Selection:
+def choose(predict_dir: Path, evaluate_dir: Path | None, test_clips: int, missing_list: str = "",
+           rejected_test: list[str] | tuple[str, ...] = ()) -> Selection:
     """The submission file to upload for stage 08's `predict_dir`, chosen on stage 09's `evaluate_dir`
-    (None: stage 09 has not scored these predictions); `test_clips`: how many test clips the manifest has."""
+    (None: stage 09 has not scored these predictions); `test_clips`: how many test clips the manifest has;
+    `missing_list`: the configured test list when it is not a file; `rejected_test`: test clips stage 00 left out."""
     if test_clips == 0:
-        where = f" ({test_list} not found)" if test_list else ""
-        return Selection(reason=f"the corpus has no test clips: no test list{where} (corpus.test_list), so no "
-                                "test split was predicted")
+        if rejected_test:
+            why = (f"stage 00 rejected every test clip ({', '.join(rejected_test[:5])}"
+                   f"{' ...' if len(rejected_test) > 5 else ''}; reasons in its rejected.csv)")
+        else:
+            why = f"no test list ({missing_list} not found)" if missing_list else "the test list names no clip"
+        return Selection(reason=f"the corpus has no test clips: {why} (corpus.test_list), so no test split was "
+                                "predicted")
     if evaluate_dir is None or not (evaluate_dir / "results.csv").is_file():
         return Selection(reason=f"stage 09 (evaluate) has not scored these predictions, so no model is chosen yet: "
                                 f"run `affect evaluate` with the same config; every model's file is "

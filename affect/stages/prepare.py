@@ -86,6 +86,7 @@ class PrepareStage(Stage):
             log.warning("prepare: %d video(s) that no split uses (no label file, not in the test list): %s",
                         len(unused), ", ".join(unused))
         first_file: dict[str, str] = {}
+        first_split: dict[str, str] = {}
         accepted: set[str] = set()
         rows: list[dict[str, Any]] = []
         if opts.limit is not None:
@@ -94,13 +95,19 @@ class PrepareStage(Stage):
             origin = src.origin or str(src.label_path or src.video_path)
             if src.clip in first_file:
                 err = {"clip": src.clip, "file": origin, "error": f"duplicate clip id (first seen in {first_file[src.clip]}); skipped"}
+                lost = None
                 if src.clip not in accepted:  # its first occurrence was rejected as well: the clip is lost
+                    lost = f"its id is also that of {first_file[src.clip]}, which stage 00 rejected (duplicate clip id)"
+                elif src.split == "test" and first_split[src.clip] != "test":  # never submitted: said, not dropped
+                    lost = (f"also a {first_split[src.clip]} clip ({first_file[src.clip]}): a clip the models train or "
+                            "are chosen on is not predicted for the test submission; remove it from one of the two")
+                    err["error"] = f"test clip {lost}"
+                if lost:
                     rejected.append({"clip": src.clip, "split": src.split, "video": src.video, "file": origin,
-                                     "reason": f"its id is also that of {first_file[src.clip]}, which stage 00 "
-                                               "rejected (duplicate clip id)", "video_frames": self.countable_frames(src),
+                                     "reason": lost, "video_frames": self.countable_frames(src),
                                      "position": sum(r["split"] == src.split for r in rows)})
             else:
-                first_file[src.clip] = origin
+                first_file[src.clip], first_split[src.clip] = origin, src.split
                 try:
                     row, labels, times = self.prepare_clip(src)
                     if labels is not None:
