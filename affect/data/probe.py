@@ -19,7 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from affect.video.decode import VideoError, pick_audio_stream
+from affect.video.decode import VideoError, pick_audio_stream, pick_video_stream
 from affect.video.decode import probe_video as read_header
 
 VFR_TOLERANCE = 0.5  # frame periods: a frame further than this from i / fps makes the clock variable
@@ -67,12 +67,12 @@ def _first_time(container: av.container.InputContainer, stream: av.stream.Stream
 
 
 def demux_packets(path: Path) -> Packets:
-    """Demux (no decoding) the first video stream, and the start of the audio stream stage 03 decodes, of `path`."""
+    """Demux (no decoding) the video stream a player shows, and the start of the audio stream stage 03 decodes, of `path`."""
     with av.open(str(path)) as container:
         audio = container.streams.audio
         audio_start = _first_time(container, pick_audio_stream(audio)) if audio else None
     with av.open(str(path)) as container:
-        video = container.streams.video[0]
+        video = pick_video_stream(container.streams.video)
         pts = [p.pts for p in container.demux(video) if p.size and not p.is_discard]  # other streams skipped in FFmpeg
         base = float(video.time_base) if video.time_base else 0.0
     timed = [t for t in pts if t is not None] if base else []

@@ -54,7 +54,7 @@ class VideoError(Exception):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about the first video stream, and the decoded size."""
+    """What the container says about the video stream a player shows (`pick_video_stream`), and the decoded size."""
 
     path: Path
     width: int  # original frame width (pixels)
@@ -143,6 +143,14 @@ def quarter_rotation(path: Path, degrees: float) -> int:
     return turned
 
 
+def pick_video_stream(streams):
+    """Of a container's video streams, the one a player shows: not a cover picture (attached_pic), the one
+    flagged default among the rest, else the first; None when there is only cover art."""
+    moving = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
+    flagged = [s for s in moving if s.disposition & av.stream.Disposition.default]
+    return (flagged or moving or [None])[0]
+
+
 def pick_audio_stream(streams):
     """Of a container's audio streams, the one a player plays: the one flagged default, else the first."""
     flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
@@ -150,7 +158,7 @@ def pick_audio_stream(streams):
 
 
 def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
-    """Open `path`, read its first video stream's header and first frame, close it.
+    """Open `path`, read its video stream's header (`pick_video_stream`) and first frame, close it.
 
     Sizes are upright (see Rotation above). Raises `VideoError`.
     """
@@ -159,9 +167,10 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
         raise VideoError(path, "file not found")
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(path, "no video stream in the file")
-            stream = container.streams.video[0]
+            stream = pick_video_stream(container.streams.video)
+            if stream is None:
+                raise VideoError(path, "no video stream in the file" if not container.streams.video else
+                                 "no video stream in the file, only a cover picture")
             width, height = stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
@@ -246,7 +255,9 @@ class VideoReader:
         to_small, to_full = VideoReformatter(), VideoReformatter()
         last = None if self.only is None else max(self.only, default=-1)
         with container:
-            stream = container.streams.video[0]
+            stream = pick_video_stream(container.streams.video)
+            if stream is None:
+                raise VideoError(self.path, "no video stream in the file")
             stream.thread_type = "AUTO" if self.threaded else "NONE"
             try:
                 for frame in container.decode(stream):

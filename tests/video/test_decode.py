@@ -163,3 +163,20 @@ def test_prefetch_yields_in_order_and_reraises(tmp_path):
     gen = prefetch(iter(range(1000)), depth=1)
     assert next(gen) == 0
     gen.close()  # leaving early stops the thread
+
+
+def test_the_default_video_stream_is_read_not_a_thumbnail_track(tmp_path):
+    import subprocess
+
+    from affect.data.probe import demux_packets
+    from tests.data.clock_media import ffmpeg
+
+    path = tmp_path / "two.mp4"  # a 1 fps 80x60 preview first (no default flag), the real 25 fps video second
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=80x60:r=1:d=2",
+                    "-f", "lavfi", "-i", "testsrc=s=96x64:r=25:d=2", "-map", "0:v", "-map", "1:v", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-disposition:v:0", "0", "-disposition:v:1", "default", str(path)], check=True)
+    info = probe_video(path)
+    assert (info.width, info.height, round(info.fps)) == (96, 64, 25)
+    frames = np.concatenate([b.frames for b in VideoReader(path)])
+    assert frames.shape[:3] == (50, 64, 96)
+    assert len(demux_packets(path).video_times) == 50
