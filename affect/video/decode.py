@@ -18,7 +18,9 @@ anticlockwise by `VideoFrame.rotation` degrees to be upright. `probe_video` read
 first decoded frame (FFmpeg exports the matrix as frame side data) and rounds it to a multiple
 of 90; `VideoInfo.width`/`height` are the UPRIGHT (displayed) size, every frame a reader
 yields is upright, and so are all coordinates computed on them. Other angles are rounded to
-the nearest quarter turn, with a warning.
+the nearest quarter turn, with a warning. Likewise non-square pixels (a sample aspect ratio
+other than 1, as anamorphic footage has): frames are resampled to the displayed width, and
+`width` is in square pixels, so faces are not squeezed.
 
 Errors. A file that cannot be opened, has no video stream or yields no frame raises
 `VideoError` naming the file. A decode error after some frames first yields every frame
@@ -67,6 +69,7 @@ class VideoInfo:
     audio_rate: int = 0  # its sample rate (0 without audio)
     rotation: int = 0  # 0 | 90 | 180 | 270: decoded pictures are turned anticlockwise by this to be upright
     start: float = 0.0  # presentation time (s, container clock) of the first decoded frame: clip time 0
+    pixel_aspect: float = 1.0  # the coded pixels' width / height (SAR); `width` is already in square pixels
 
     @property
     def quarter_turns(self) -> int:
@@ -172,6 +175,8 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
                 raise VideoError(path, "no video stream in the file" if not container.streams.video else
                                  "no video stream in the file, only a cover picture")
             width, height = stream.codec_context.width, stream.codec_context.height
+            sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+            pixel_aspect = float(sar) if sar and float(sar) > 0 else 1.0
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             declared = int(stream.frames or 0)
@@ -183,10 +188,15 @@ def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:
         raise VideoError(path, f"cannot open: {e}") from e
     if width <= 0 or height <= 0:
         raise VideoError(path, f"video stream has no frame size ({width}x{height})")
+    if abs(pixel_aspect - 1.0) > 0.01:  # non-square pixels (anamorphic DV, some phones): decoded as displayed
+        width = max(1, round(width * pixel_aspect))
+    else:
+        pixel_aspect = 1.0
     if rotation % 180:
         width, height = height, width
     out_w, out_h = output_size(width, height, max_side)
-    return VideoInfo(path, width, height, fps, declared, out_w, out_h, bool(audio), audio_rate, rotation, start)
+    return VideoInfo(path, width, height, fps, declared, out_w, out_h, bool(audio), audio_rate, rotation, start,
+                     pixel_aspect)
 
 
 class VideoReader:
@@ -217,6 +227,9 @@ class VideoReader:
         self.error: str | None = None
         if self.info.rotation:
             log.info("%s: display rotation %d°: frames are turned upright", self.path, self.info.rotation)
+        if self.info.pixel_aspect != 1.0:
+            log.info("%s: pixel aspect %.3g: frames are resampled to square pixels (%dx%d)", self.path,
+                     self.info.pixel_aspect, self.info.width, self.info.height)
 
     def _wanted(self, index: int) -> bool:
         if self.stop is not None and index >= self.stop:

@@ -180,3 +180,20 @@ def test_the_default_video_stream_is_read_not_a_thumbnail_track(tmp_path):
     frames = np.concatenate([b.frames for b in VideoReader(path)])
     assert frames.shape[:3] == (50, 64, 96)
     assert len(demux_packets(path).video_times) == 50
+
+
+def test_non_square_pixels_are_decoded_as_displayed(tmp_path):
+    import subprocess
+
+    from tests.data.clock_media import ffmpeg
+
+    path = tmp_path / "sar.mp4"  # 240x240 coded, pixels 4:3 wide: shown 320x240; a white square shown square
+    subprocess.run([ffmpeg(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=240x240:r=25:d=0.4",
+                    "-vf", "drawbox=x=60:y=60:w=90:h=120:color=white:t=fill,setsar=4/3", "-c:v", "libx264",
+                    "-pix_fmt", "yuv444p", str(path)], check=True)
+    info = probe_video(path)
+    assert (info.width, info.height, round(info.pixel_aspect, 3)) == (320, 240, 1.333)
+    frame = next(iter(VideoReader(path))).frames[0]
+    white = np.argwhere(frame.mean(axis=2) > 128)
+    h, w = white.max(axis=0) - white.min(axis=0) + 1
+    assert frame.shape[:2] == (240, 320) and abs(w - h) <= 3  # 120 x 120 on screen (90 coded pixels wide)
