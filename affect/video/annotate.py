@@ -1,7 +1,8 @@
 """An annotated copy of a video: the person's face box, a valence-arousal gauge and trace, audio kept.
 
 Frames are decoded upright at their original size (affect.video.decode), drawn on with PIL and
-written with the original frame rate and audio track (affect.synth.mux.AVWriter: H.264 + AAC).
+written with the original frame rate and audio track (affect.synth.mux.AVWriter: H.264 + AAC); a
+variable-rate video is written at a constant rate that follows its real frame times.
 The gauge (top left) is the valence (x) / arousal (y) plane with the current frame's point and
 a short tail; the strip at the bottom is the whole clip's valence (blue) and arousal (red) with
 a cursor at the current frame. Frames without a face get no box and a grey "no face" tag.
@@ -69,12 +70,25 @@ def _draw(frame: np.ndarray, i: int, values: np.ndarray, face: np.ndarray, boxes
     return out
 
 
+def frame_slots(centres: np.ndarray, fps: float) -> np.ndarray:
+    """For each frame of a constant-rate copy at `fps`, the input frame shown then: the last one whose
+    centre (s, clip clock) has come, as a player holds a frame until the next. A gap in a
+    variable-rate video repeats its last frame; frames denser than `fps` are dropped."""
+    if len(centres) == 0:
+        return np.zeros(0, np.int64)
+    slots = int(np.ceil(float(centres[-1]) * fps + 0.5 - 1e-6))
+    slot_centres = (np.arange(slots) + 0.5) / fps
+    return np.clip(np.searchsorted(centres, slot_centres + 0.25 / fps, side="right") - 1, 0, None)
+
+
 def render_annotated(video: Path, out: Path, values: np.ndarray, face: np.ndarray, boxes: np.ndarray,
-                     fps: float) -> int:
+                     fps: float, centres: np.ndarray | None = None) -> int:
     """Write `out` (mp4): `video`'s frames annotated with `values` [frames, 2]; returns frames written.
 
     `boxes` [frames, 4] (x1, y1, x2, y2 in original-frame pixels, NaN where none) and `face`
     [frames] bool come from stage 01. Frames past the predictions' end are copied unannotated.
+    `centres` [frames]: each frame's real time (s) when the video's frame rate varies; the copy is
+    written at a constant `fps` that follows them (`frame_slots`), so picture and sound stay together.
     """
     from affect.audio.extract import decode_audio
     from affect.cache import atomic
@@ -87,13 +101,21 @@ def render_annotated(video: Path, out: Path, values: np.ndarray, face: np.ndarra
     audio = decode_audio(video, rate=48000)
     rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
     strip = _trace_strip(values, w, max(24, h // 8))
-    n = 0
+    shown = frame_slots(np.asarray(centres, np.float64), float(rate)) if centres is not None else None
+    i = k = 0  # input frame, output frame
     with atomic.atomic_path(out) as tmp:
         with AVWriter(tmp, rate, w, h, audio=None if audio is None or not len(audio.wave) else audio.wave[None],
                       sample_rate=48000) as writer:
             for batch in reader:
                 for frame in batch.frames:
                     frame = np.ascontiguousarray(frame[:h, :w])
-                    writer.write(_draw(frame, n, values, face, boxes, strip) if n < len(values) else frame)
-                    n += 1
-    return n
+                    drawn = _draw(frame, i, values, face, boxes, strip) if i < len(values) else frame
+                    if shown is None or i >= len(centres):  # constant rate, or past the timed frames
+                        writer.write(drawn)
+                        k += 1
+                    else:
+                        while k < len(shown) and shown[k] <= i:
+                            writer.write(drawn)
+                            k += 1
+                    i += 1
+    return k

@@ -90,7 +90,8 @@ def write_outputs(result: VideoResult, out: Path, name: str, render: bool) -> No
         with np.load(result.faces_file) as z:
             boxes[: min(n, len(z["box"]))] = z["box"][:n]
         render_annotated(result.video, out / f"{name}.mp4", result.table[["valence", "arousal"]].to_numpy(),
-                         result.table["face"].to_numpy().astype(bool), boxes, result.fps)
+                         result.table["face"].to_numpy().astype(bool), boxes, result.fps,
+                         result.table["time_s"].to_numpy())
 
 
 def infer_videos(model: InferenceModel, paths: Sequence[str | Path], out: Path, side: str | None = None,
