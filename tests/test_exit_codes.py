@@ -140,3 +140,20 @@ def test_a_duplicate_row_is_not_called_a_failed_clip(tmp_path):
                  ).to_csv(tmp_path / "errors.csv", index=False)
     clips, path = _failed_clips([StageReport("prepare", tmp_path, "ran")])["prepare"]
     assert clips == ["a (a second row with this id; the first was used)", "b", "c"] and path == tmp_path / "errors.csv"
+
+
+def test_a_second_run_on_a_folder_being_written_stops_with_one_line(synth_corpus, tmp_path, caplog):
+    from affect.cache.lock import folder_lock
+
+    root, _ = synth_corpus
+    args = [f"corpus.root={root}", f"cache_root={tmp_path / 'cache'}", "prepare.folds=2"]
+    folder = get_stage("prepare")(load_config(overrides=args)).output.path
+    with folder_lock(folder):  # as another `affect run` holds it while it writes
+        assert main(["run", "--stop-stage", "prepare", *args]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and f"{folder} is being written by another affect run" in errors[0]
+    assert not folder.exists()  # nothing touched
+    assert main(["run", "--stop-stage", "prepare", *args]) == 0  # the lock goes with its holder
+    lock = folder.parent / f".{folder.name}.lock"
+    before = lock.stat().st_mtime_ns
+    assert main(["run", "--stop-stage", "prepare", *args]) == 0 and lock.stat().st_mtime_ns == before

@@ -31,6 +31,7 @@ import pandas as pd
 
 from affect.cache import StageDir, digest, hashed_fields, stage_fingerprint
 from affect.cache import atomic
+from affect.cache.lock import FolderBusy, folder_lock
 from affect.cache.store import MARKER
 from affect.config import Config, to_yaml
 from affect.log import log_to_file
@@ -272,6 +273,22 @@ class Stage(ABC):
 
     # running -----------------------------------------------------------------------------
     def run(self, opts: RunOptions) -> StageReport:
+        shared = os.environ.get("WORLD_SIZE", "1") not in ("", "1")  # torchrun's ranks share a folder
+        if opts.dry_run or shared or (not opts.overwrite and self.output.done):  # a finished folder: nothing written
+            return self._run(opts)
+        self._make_folder(self.output.path.parent)
+        try:
+            with folder_lock(self.output.path, self.lock_suffix()):
+                return self._run(opts)
+        except FolderBusy as e:
+            raise InputError(f"{e.path} is being written by another affect run on this cache: wait for it to end, "
+                             "or stop it and rerun (finished clips are kept)") from None
+
+    def lock_suffix(self) -> str:
+        """Processes that may write this folder at once (shards) lock under their own names."""
+        return ""
+
+    def _run(self, opts: RunOptions) -> StageReport:
         self.limit = opts.limit
         out = self.output
         if opts.overwrite and not opts.dry_run and out.path.exists():

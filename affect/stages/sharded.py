@@ -46,6 +46,10 @@ class ShardedClipStage(ClipStage):
                              "process (or delete the output folder), then start the shards")
         return super().run(opts)
 
+    def lock_suffix(self) -> str:
+        shard = self.shard
+        return f".shard{shard.rank}of{shard.world}" if shard.world > 1 else ""
+
     def execute(self, out: StageDir, opts: RunOptions) -> StageReport:
         shard = self.shard
         if shard.world == 1:
