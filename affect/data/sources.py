@@ -42,6 +42,7 @@ class Problem:
     file: str
     error: str
     split: str = ""  # the split the clip was meant for, when known
+    video_path: Path | None = None  # its video, when one is found (a rejected test clip is filled from it)
 
 
 def split_side(clip: str) -> tuple[str, str | None]:
@@ -107,7 +108,8 @@ def affwild2_sources(root: Path, cfg: CorpusConfig) -> tuple[list[ClipSource], l
             name = Path(name).stem if name.lower().endswith(VIDEO_SUFFIXES) else name
             if not CLIP_ID.match(name):
                 problems.append(Problem(name, f"{test_list}:{number}", f"bad clip name {name!r} (letters, digits, "
-                                                                    "then also _ . -)", "test"))
+                                                                    "then also _ . -)", "test",
+                                        _find_video(name, videos)[1] if "/" not in name else None))
                 continue
             sources.append(_source(name, None, "test", videos, crops_root))
     if not sources and not problems:

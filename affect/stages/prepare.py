@@ -22,7 +22,7 @@ from affect.data.folds import assign_folds
 from affect.data.labels import LabelFileError, read_va_file
 from affect.data.manifest import COLUMNS, MANIFEST, REJECTED, REJECTED_COLUMNS, frame_times_path, labels_path
 from affect.data.probe import ProbeError, VideoInfo, probe_video
-from affect.data.sources import ClipSource, find_sources, missing_test_list, unused_videos
+from affect.data.sources import ClipSource, Problem, find_sources, missing_test_list, unused_videos
 from affect.stages.base import ClipError, InputError, RunOptions, Stage, StageReport
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class PrepareStage(Stage):
         sources, problems = find_sources(self.root, self.cfg.corpus)
         errors = [{"clip": p.clip, "file": p.file, "error": p.error} for p in problems]
         rejected = [{"clip": p.clip, "split": p.split, "video": "", "file": p.file, "reason": p.error,
-                     "video_frames": None, "position": None} for p in problems if p.clip]
+                     "video_frames": self.countable_frames(p), "position": None} for p in problems if p.clip]
         for e in errors:
             log.error("prepare: %s: %s", e["file"], e["error"])
         no_test_list = missing_test_list(self.root, self.cfg.corpus)
@@ -154,7 +154,7 @@ class PrepareStage(Stage):
         return StageReport(self.name, out.path, "ran", len(table), len(errors))
 
     @staticmethod
-    def countable_frames(src: ClipSource) -> int | None:
+    def countable_frames(src: ClipSource | Problem) -> int | None:
         """The frame count of a rejected clip's video, when the video exists and can be read."""
         if src.video_path is None or not src.video_path.is_file():
             return None

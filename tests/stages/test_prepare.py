@@ -186,7 +186,7 @@ def test_a_corpus_as_copied_from_other_systems(tmp_path, make_video, make_labels
 
     root = tmp_path / "corpus"
     v = root / "videos"
-    for name in ("a", "Ünï-2", "dup", "both"):
+    for name in ("a", "Ünï-2", "dup", "both", "take 2"):
         make_video(v / f"{name}.mp4", 10, fps=25)
     make_video(v / "later" / "dup.mp4", 10, fps=25)
     (v / "._a.mp4").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
@@ -194,14 +194,15 @@ def test_a_corpus_as_copied_from_other_systems(tmp_path, make_video, make_labels
     (root / ANN / "Train_Set" / "._a.txt").write_bytes(b"\x00\x05\x16\x07")
     make_labels(root / ANN / "Train_Set" / "dup.txt", np.zeros((10, 2)))
     make_labels(root / ANN / "Validation_Set" / "both.txt", np.zeros((10, 2)))
-    (root / ANN / "test_set.txt").write_text("\ufeffÜnï-2\r\nboth\r\n", encoding="utf-8")
+    (root / ANN / "test_set.txt").write_text("\ufeffÜnï-2\r\nboth\r\ntake 2\r\n", encoding="utf-8")
     stage, _ = run_prepare(root, tmp_path)
     m = read_manifest(stage.output.path).set_index("clip")
     assert sorted(m.index) == ["a", "both", "dup", "Ünï-2"] and m.loc["Ünï-2", "split"] == "test"
     assert m.loc["both", "split"] == "validation" and m.loc["dup", "video_path"] == "videos/dup.mp4"
     assert "2 video files are named dup" in caplog.text and "later/dup.mp4" in caplog.text
     rejected = read_rejected(stage.output.path).set_index("clip")
-    assert list(rejected.index) == ["both"] and rejected.loc["both", "split"] == "test"  # not silently left out
+    assert sorted(rejected.index) == ["both", "take 2"] and rejected.loc["both", "split"] == "test"  # not left out
+    assert rejected.loc["take 2", "video_frames"] == 10  # a bad name: still filled from its video on request
     assert "also a validation clip" in rejected.loc["both", "reason"] and rejected.loc["both", "video_frames"] == 10
     assert "._a" not in caplog.text  # no resource fork taken for a clip or a label file
     reason = choose(tmp_path, None, 0, "", ["both"]).reason
