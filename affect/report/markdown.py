@@ -134,7 +134,7 @@ def build_report(
         "Long format, one row per model, predictions and split: `results.csv`.",
         "## Smoothing windows (seconds; `chosen on` says on which clips)",
         table(smoothing),
-        "A window of 0 s means no smoothing: the raw predictions scored best on the validation split.",
+        "A window of 0 s means no smoothing: the raw predictions scored best on the clips named in `chosen on`.",
         f"## Per clip: {best}",
         table(per_clip_best),
         "All models: `per_clip.csv`.",

@@ -171,6 +171,14 @@ class PredictStage(Stage):
         errors += [{"clip": c, "file": model, "error": why} for c, why in problems.items()
                    if not any(e["clip"] == c for e in errors)]
         selected_on = "dev" if all(dev_of) else "validation"
+        validation = set(clips.loc[clips["split"] == "validation", "clip"])
+        seen = sorted(validation & set().union(*map(set, dev_of)))
+        if selected_on == "dev" and seen:  # train.cv: validation clips were other folds' inner dev clips
+            log.warning("predict: %s: validation clip(s) %s were inner dev clips of other folds (train.cv): the ranking "
+                        "and this model's choices saw their labels, so its validation figures are marked 'selected "
+                        "on validation' (smoothing windows are then chosen on validation and scored held out)",
+                        model, ", ".join(seen[:5]) + (" ..." if len(seen) > 5 else ""))
+            selected_on = "validation"
         usable = self.usable_labels(model, raw, val_labels) if selected_on == "validation" else {}
         if selected_on == "dev" and self.cfg.predict.smooth:
             smoothing = self.choose_on_dev(model, members, dev_of, grids, device)

@@ -173,3 +173,17 @@ def test_a_limited_run_is_partial_and_the_full_run_completes_it(corpus, tmp_path
     assert set(load_arrays(read_models(stage.output.path)["fusion"] / "final.npz")) == taken
     assert run(cfg, "predict")[0].status == "ran"
     assert stage.output.done and len(load_arrays(read_models(stage.output.path)["fusion"] / "final.npz")) == 5
+
+
+def test_a_validation_clip_in_an_inner_dev_set_marks_the_model_selected_on_validation(corpus, tmp_path, monkeypatch,
+                                                                                       caplog):
+    """train.cv: a fold's inner dev set can hold official validation clips; choices made there saw their labels."""
+    others = [c for c, spec in CLIPS.items() if spec[4] == "Validation_Set" and c != "v2"]
+    monkeypatch.setitem(RUNS, "unimodal", {
+        "unimodal/feat-a": {"noise": 0.25, "bias": 0.0, "record": {"train_clips": ["tr", *others], "dev_clips": ["v2"]}},
+        "unimodal/feat-b": {"noise": 0.5, "bias": 0.1, "record": {"train_clips": others, "dev_clips": ["tr"]}}})
+    stage, _, _ = predicted(config(corpus, tmp_path / "cache"), monkeypatch)
+    info = {m: json.loads((f / "info.json").read_text()) for m, f in read_models(stage.output.path).items()}
+    assert info["unimodal/feat-a"]["selected_on"] == "validation"  # marked: its figures say so
+    assert info["unimodal/feat-b"]["selected_on"] == "dev"
+    assert "validation clip(s) v2 were inner dev clips of other folds" in caplog.text
