@@ -49,6 +49,15 @@ def frame_times_path(stage_dir: Path, clip: str) -> Path:
     return stage_dir / "frame_times" / f"{clip}.npy"
 
 
+def load_frame_centres(stage_dir: Path, clip: str, frames: int, fps: float) -> np.ndarray | None:
+    """Real frame centres (s from the first frame) of a clip whose frame rate varies, from stage 00's
+    `frame_times/<clip>.npy`; None for a constant rate, whose centres are (i + 0.5) / fps."""
+    from affect.timegrid import frame_centres
+
+    path = frame_times_path(stage_dir, clip)
+    return frame_centres(np.load(path), fps, frames) if path.is_file() else None
+
+
 def labels_path(stage_dir: Path, clip: str) -> Path:
     return stage_dir / "labels" / f"{clip}.npy"
 

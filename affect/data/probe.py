@@ -67,7 +67,8 @@ def _first_time(container: av.container.InputContainer, stream: av.stream.Stream
 
 
 def demux_packets(path: Path) -> Packets:
-    """Demux (no decoding) the video stream a player shows, and the start of the audio stream stage 03 decodes, of `path`."""
+    """Demux (no decoding) the video stream a player shows, and the start of the audio stream stage 03
+    decodes, of `path`."""
     with av.open(str(path)) as container:
         audio = container.streams.audio
         audio_start = _first_time(container, pick_audio_stream(audio)) if audio else None

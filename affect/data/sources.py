@@ -71,7 +71,7 @@ def index_videos(folder: Path) -> dict[str, list[Path]]:
 def _find_video(clip: str, videos: dict[str, list[Path]]) -> tuple[str, Path | None]:
     """A video named as the clip, else as the clip without its side suffix; of several files with that
     name, the first in path order, said in a warning."""
-    video, side = (clip, None) if clip in videos else split_side(clip)
+    video = clip if clip in videos else split_side(clip)[0]
     if video not in videos:
         return video, None
     paths = videos[video]

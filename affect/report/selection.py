@@ -46,8 +46,8 @@ class Selection:
     def line(self) -> str:
         if self.reason:
             return f"no submission file to upload: {self.reason}"
-        return (f"submission to upload: {self.path or self.source} (model {self.model}: P_VA {self.p_va:.3f} on {self.split}, "
-                f"{self.predictions} predictions, the best of stage 09's models on that split, so this figure is "
+        return (f"submission to upload: {self.path or self.source} (model {self.model}: P_VA {self.p_va:.3f} on "
+                f"{self.split}, {self.predictions} predictions, the best of stage 09's models on that split, so this figure is "
                 f"optimistic: selected on {self.split}; a copy of {self.source})")
 
 

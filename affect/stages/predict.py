@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from affect.cache import StageDir
 from affect.cache import atomic
-from affect.data.manifest import load_labels, labels_path, read_rejected
+from affect.data.manifest import labels_path, load_frame_centres, load_labels, read_rejected
 from affect.report.backend import RunsBackend, TrainBackend
 from affect.report import missing as gaps
 from affect.report.ensemble import average, group_runs, in_sample_clips, selection_average
@@ -193,7 +193,7 @@ class PredictStage(Stage):
                                                     self.cfg.predict.smooth_kind))
         smoothing.save(folder / "smoothing.json")
         for clip, values in final.items():
-            centres = self.centres(clip, frames[clip], fps[clip])
+            centres = load_frame_centres(self.upstream_output("prepare").path, clip, frames[clip], fps[clip])
             write_clip_csv(folder / "frames" / f"{clip}.csv", values, fps[clip],
                            self.presence(clip, frames[clip], fps[clip], centres), centres)
         open_gaps, filled = [], []
@@ -250,15 +250,6 @@ class PredictStage(Stage):
             except (PredictionError, FileNotFoundError, KeyError, ValueError) as e:
                 errors.append({"clip": clip, "file": str(run_dir), "error": f"run {run!r}: {e}"})
         return checked, errors
-
-    def centres(self, clip: str, frames: int, fps: float) -> np.ndarray | None:
-        """Real frame centres (s from the first frame) of a clip whose frame rate varies (stage 00's
-        `frame_times/<clip>.npy`); None for a constant rate, whose centres are (i + 0.5) / fps."""
-        from affect.data.manifest import frame_times_path
-        from affect.timegrid import frame_centres
-
-        path = frame_times_path(self.upstream_output("prepare").path, clip)
-        return frame_centres(np.load(path), fps, frames) if path.is_file() else None
 
     def presence(self, clip: str, frames: int, fps: float, centres: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per video frame: a face crop there (stage 01's `found`), speech at its centre (stage 03's activity;

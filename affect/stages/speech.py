@@ -145,5 +145,6 @@ class SpeechStage(ShardedClipStage):
         shapes = {}
         for name in self.feature_names():
             with np.load(out / f"{name}.npz") as z:
-                shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({z['mask'].mean() if z['mask'].size else 0:.0%} valid)"
+                valid = z["mask"].mean() if z["mask"].size else 0.0
+                shapes[name] = f"{z['values'].shape[0]}x{z['values'].shape[1]} ({valid:.0%} valid)"
         return shapes

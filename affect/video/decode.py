@@ -146,18 +146,21 @@ def quarter_rotation(path: Path, degrees: float) -> int:
     return turned
 
 
+def _played(streams):
+    """The stream a player picks: the first flagged default, else the first; None when there is none."""
+    flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
+    return (flagged or list(streams) or [None])[0]
+
+
 def pick_video_stream(streams):
-    """Of a container's video streams, the one a player shows: not a cover picture (attached_pic), the one
-    flagged default among the rest, else the first; None when there is only cover art."""
-    moving = [s for s in streams if not s.disposition & av.stream.Disposition.attached_pic]
-    flagged = [s for s in moving if s.disposition & av.stream.Disposition.default]
-    return (flagged or moving or [None])[0]
+    """Of a container's video streams, the one a player shows: never a cover picture (attached_pic);
+    None when there is only cover art."""
+    return _played([s for s in streams if not s.disposition & av.stream.Disposition.attached_pic])
 
 
 def pick_audio_stream(streams):
-    """Of a container's audio streams, the one a player plays: the one flagged default, else the first."""
-    flagged = [s for s in streams if s.disposition & av.stream.Disposition.default]
-    return flagged[0] if flagged else streams[0]
+    """Of a container's audio streams (at least one), the one a player plays."""
+    return _played(streams)
 
 
 def probe_video(path: str | Path, max_side: int | None = None) -> VideoInfo:

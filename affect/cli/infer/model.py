@@ -130,6 +130,7 @@ class InferenceModel:
         from affect.bundle.outputs import video_table
         from affect.backbones.registry import keep_backbones
         from affect.bundle.predict import predict_aligned
+        from affect.data.manifest import load_frame_centres
         from affect.report.frames import PredictionError
 
         path = Path(path)
@@ -152,7 +153,8 @@ class InferenceModel:
         corpus.cpu["predict"] = time.process_time() - cpu
         faces = align.upstream("faces")
         face = self._face(faces, corpus.clip)
-        table = video_table(pred.final, fps, face, self._centres(align, corpus.clip, frames, fps))
+        centres = load_frame_centres(align.upstream_output("prepare").path, corpus.clip, frames, fps)
+        table = video_table(pred.final, fps, face, centres)
         result = VideoResult(path, side, table, fps, bool(row["has_audio"]), corpus,
                              faces.output.clip_dir(corpus.clip) / "faces.npz", dict(corpus.timings),
                              dict(corpus.cpu))
@@ -160,15 +162,6 @@ class InferenceModel:
             result.notes.append("no audio track: the voice's feature sets are masked, predictions from the face")
             log.warning("%s: %s", path, result.notes[-1])
         return result
-
-    @staticmethod
-    def _centres(align: Stage, clip: str, frames: int, fps: float) -> np.ndarray | None:
-        """Real frame centres where the video's frame rate varies (stage 00's frame times), else None."""
-        from affect.data.manifest import frame_times_path
-        from affect.timegrid import frame_centres
-
-        path = frame_times_path(align.upstream_output("prepare").path, clip)
-        return frame_centres(np.load(path), fps, frames) if path.is_file() else None
 
     def predict_video(self, path: str | Path, side: str | None = None) -> pd.DataFrame:
         """Per frame: frame (1-based), time_s, valence, arousal (smoothed as the bundle says), face (0/1)."""
